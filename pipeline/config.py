@@ -1,0 +1,503 @@
+"""The one frozen `Settings` object: pipeline.toml + environment variables + flags, validated once.
+
+    settings = load_settings()                                   # default environment, ./pipeline.toml
+    settings = load_settings(environment="azure-example", overrides={"capacity.default": "4"})
+
+Which environment: the `environment` argument, else `PIPELINE_ENV`, else the file's `default_environment`.
+Overrides (strings, converted to the key's type), applied in this order, the later winning:
+  1. environment variables `PIPELINE__SECTION__KEY=value`, e.g. `PIPELINE__LOAD_BALANCER__PROBE__PORT=9090`
+  2. `overrides={"load_balancer.probe.port": "9090"}` (the tasks' `--set KEY=VALUE` flags)
+Only scalar keys and lists of strings (comma-separated) can be overridden; `smoke` cannot.
+
+Every problem raises ConfigError with one line naming the file, the key and what to do. The field names of
+the dataclasses below ARE the keys in pipeline.toml (one table per nested dataclass).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ConfigError
+
+__all__ = [
+    "Capacity",
+    "Image",
+    "LoadBalancer",
+    "NatPool",
+    "Network",
+    "Pools",
+    "Probe",
+    "Rule",
+    "Settings",
+    "SmokeCheck",
+    "Storage",
+    "Timeouts",
+    "load_settings",
+    "parse_duration",
+]
+
+LOCAL_SUBSCRIPTION = "from local cloud"
+LOCAL_STORAGE_ACCOUNT = "local"
+DEFAULT_LOCAL_CLOUD_FILE = Path(".pipeline/local/cloud.json")
+ENV_PREFIX = "PIPELINE__"
+
+
+# ---------------------------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class Pools:
+    blue: str
+    green: str
+
+    def for_color(self, color: str) -> str:
+        return {"blue": self.blue, "green": self.green}[color]
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    path: str
+    port: int
+    interval: timedelta
+    threshold: int
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    frontend_port: int
+    backend_port: int
+
+
+@dataclass(frozen=True)
+class NatPool:
+    name: str
+    frontend_port_start: int
+    frontend_port_end: int
+    backend_port: int
+
+
+@dataclass(frozen=True)
+class NatPools:
+    blue: NatPool
+    green: NatPool
+
+    def for_color(self, color: str) -> NatPool:
+        return {"blue": self.blue, "green": self.green}[color]
+
+
+@dataclass(frozen=True)
+class LoadBalancer:
+    name: str
+    frontend: str
+    backend_pools: Pools
+    probe: Probe
+    production_rule: Rule
+    staging_rule: Rule
+    nat_pools: NatPools
+
+
+@dataclass(frozen=True)
+class Network:
+    vnet: str
+    vnet_prefixes: tuple[str, ...]
+    subnet: str
+    subnet_prefixes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Image:
+    gallery: str
+    definition: str
+    publisher: str
+    offer: str
+    sku: str
+
+
+@dataclass(frozen=True)
+class Storage:
+    account: str  # "local" = the local cloud's Azurite account
+    ledger_container: str
+    packages_container: str
+
+    @property
+    def is_local(self) -> bool:
+        return self.account == LOCAL_STORAGE_ACCOUNT
+
+
+@dataclass(frozen=True)
+class Capacity:
+    default: int
+    minimum: int
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    stage_health: timedelta
+    promote_verify: timedelta
+
+
+@dataclass(frozen=True)
+class SmokeCheck:
+    name: str
+    path: str
+    expect_status: int
+    body_contains: str  # may contain "{version}"
+    latency_ms: int
+
+    def expected_body(self, version: str) -> str:
+        """`body_contains` with `{version}` replaced by the image version under test."""
+        return self.body_contains.replace("{version}", version)
+
+
+@dataclass(frozen=True)
+class Settings:
+    cloud: str  # "local" or "azure"
+    subscription_id: str | None  # None for local: read it from the local cloud file
+    resource_group: str
+    location: str
+    app: str
+    vm_size: str
+    keep_warm: timedelta
+    keep_image_versions: int
+    capacity: Capacity
+    timeouts: Timeouts
+    load_balancer: LoadBalancer
+    network: Network
+    image: Image
+    storage: Storage
+    smoke: tuple[SmokeCheck, ...]
+    # Not from the environment table: where the settings came from.
+    environment: str = ""
+    config_path: Path = Path("pipeline.toml")
+    local_cloud_file: Path | None = None  # set for local environments only
+
+    @property
+    def is_local(self) -> bool:
+        return self.cloud == "local"
+
+
+# Fields of Settings that are not keys of an environment table.
+_META_FIELDS = frozenset({"environment", "config_path", "local_cloud_file"})
+
+
+# ---------------------------------------------------------------------------------------------- loading
+
+
+def load_settings(
+    *,
+    environment: str | None = None,
+    path: Path = Path("pipeline.toml"),
+    environ: Mapping[str, str] = os.environ,
+    overrides: Mapping[str, str] = types.MappingProxyType({}),
+) -> Settings:
+    """Read, override and validate one environment of `path`. Raises ConfigError."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            doc = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found; run from the repository root or pass the config path") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML ({err}); fix the syntax") from err
+
+    envs = doc.get("environments")
+    if not isinstance(envs, dict) or not envs:
+        raise ConfigError(f"{path}: no [environments.NAME] tables; add at least one environment")
+    name = environment or environ.get("PIPELINE_ENV") or doc.get("default_environment")
+    if not name:
+        raise ConfigError(f"{path}: no environment chosen; set default_environment, PIPELINE_ENV or --env")
+    if name not in envs:
+        known = ", ".join(sorted(envs))
+        raise ConfigError(f"{path}: unknown environment {name!r} (known: {known}); pick one of those or add it")
+    raw = envs[name]
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: environments.{name} must be a table; write it as [environments.{name}]")
+
+    loader = _Loader(path=path, prefix=f"environments.{name}")
+    raw = _apply_overrides(raw, environ=environ, overrides=overrides, loader=loader)
+    values = loader.build(Settings, raw, key_prefix="")
+    settings = Settings(**values, environment=name, config_path=path)
+    _validate(settings, loader)
+    if settings.is_local:
+        cloud_file = environ.get("PIPELINE_LOCAL_CLOUD")
+        cloud_path = Path(cloud_file) if cloud_file else path.parent / DEFAULT_LOCAL_CLOUD_FILE
+        settings = dataclasses.replace(settings, subscription_id=None, local_cloud_file=cloud_path.absolute())
+    return settings
+
+
+def parse_duration(text: str) -> timedelta:
+    """"500ms", "30s", "5m", "2h", "1d", "1h30m" -> timedelta. Raises ValueError."""
+    if not isinstance(text, str) or not _DURATION_RE.fullmatch(text.strip()):
+        raise ValueError(f"{text!r} is not a duration like '30s', '5m', '2h' or '1h30m'")
+    total = timedelta()
+    for number, unit in _DURATION_PART_RE.findall(text.strip()):
+        total += float(number) * _UNITS[unit]
+    if total <= timedelta():
+        raise ValueError(f"{text!r} must be longer than zero")
+    return total
+
+
+_UNITS = {
+    "ms": timedelta(milliseconds=1),
+    "s": timedelta(seconds=1),
+    "m": timedelta(minutes=1),
+    "h": timedelta(hours=1),
+    "d": timedelta(days=1),
+}
+_DURATION_PART_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_DURATION_RE = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
+
+
+class _Loader:
+    """Builds nested frozen dataclasses from TOML tables, checking keys and types against the fields."""
+
+    def __init__(self, *, path: Path, prefix: str) -> None:
+        self.path = path
+        self.prefix = prefix
+        self.sources: dict[str, str] = {}  # dotted key -> "PIPELINE__X" / "--set x" when overridden
+
+    def error(self, key: str, problem: str, fix: str) -> ConfigError:
+        source = self.sources.get(key)
+        where = f" (set by {source})" if source else ""
+        return ConfigError(f"{self.path}: {self.prefix}.{key} {problem}{where}; {fix}")
+
+    def build(self, cls: type, raw: Mapping[str, Any], *, key_prefix: str) -> dict[str, Any]:
+        hints = typing.get_type_hints(cls)
+        fields = [f for f in dataclasses.fields(cls) if not (cls is Settings and f.name in _META_FIELDS)]
+        names = {f.name for f in fields}
+        for extra in sorted(set(raw) - names):
+            raise self.error(
+                key_prefix + extra, "is not a known key", f"remove it or check the spelling (known: {', '.join(sorted(names))})"
+            )
+        values = {}
+        for f in fields:
+            key = key_prefix + f.name
+            if f.name not in raw:
+                raise self.error(key, "is missing", f"add it to [{(self.prefix + '.' + key_prefix).rstrip('.')}]")
+            values[f.name] = self.convert(hints[f.name], raw[f.name], key)
+        return values
+
+    def convert(self, hint: Any, value: Any, key: str) -> Any:
+        origin = typing.get_origin(hint)
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, dict):
+                raise self.error(key, f"must be a table, got {_show(value)}", f"write it as [{self.prefix}.{key}]")
+            return hint(**self.build(hint, value, key_prefix=key + "."))
+        if origin is tuple:
+            (item,) = {a for a in typing.get_args(hint) if a is not Ellipsis}
+            if not isinstance(value, list):
+                raise self.error(key, f"must be a list, got {_show(value)}", "write it as [ ... ]")
+            if dataclasses.is_dataclass(item) and not value:
+                raise self.error(key, "is empty", f"add at least one [[{self.prefix}.{key}]] entry")
+            return tuple(self.convert(item, v, f"{key}[{i}]") for i, v in enumerate(value))
+        if hint is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise self.error(key, f"must be an integer, got {_show(value)}", "write a whole number without quotes")
+            return value
+        if hint is timedelta:
+            try:
+                return parse_duration(value)
+            except ValueError as err:
+                raise self.error(key, f"is not a valid duration: {err}", 'write e.g. "30s", "5m" or "2h"') from None
+        if hint is str or (origin in (typing.Union, types.UnionType) and str in typing.get_args(hint)):
+            if not isinstance(value, str) or not value.strip():
+                raise self.error(key, f"must be a non-empty string, got {_show(value)}", "write it in quotes")
+            return value
+        raise AssertionError(f"config field {key} has an unsupported type {hint!r}")  # a bug in this module
+
+
+def _show(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}"[:60]
+
+
+def _apply_overrides(
+    raw: dict[str, Any], *, environ: Mapping[str, str], overrides: Mapping[str, str], loader: _Loader
+) -> dict[str, Any]:
+    """Return a copy of `raw` with PIPELINE__A__B variables, then dotted `overrides`, applied."""
+    raw = _deep_copy(raw)
+    pending: list[tuple[str, str, str]] = []
+    for var, value in sorted(environ.items()):
+        if var.startswith(ENV_PREFIX) and len(var) > len(ENV_PREFIX):
+            key = ".".join(part.lower() for part in var[len(ENV_PREFIX):].split("__"))
+            pending.append((key, value, var))
+    for key, value in overrides.items():
+        pending.append((key, value, f"--set {key}"))
+
+    for key, value, source in pending:
+        loader.sources[key] = source
+        _set_override(raw, key, value, loader)
+    return raw
+
+
+def _set_override(raw: dict[str, Any], key: str, text: str, loader: _Loader) -> None:
+    parts = key.split(".")
+    hint: Any = Settings
+    table = raw
+    for i, part in enumerate(parts):
+        fields = {f.name: f for f in dataclasses.fields(hint)} if dataclasses.is_dataclass(hint) else {}
+        if hint is Settings:
+            fields = {n: f for n, f in fields.items() if n not in _META_FIELDS}
+        if part not in fields:
+            raise loader.error(key, "is not a known key", "check the override's spelling against pipeline.toml")
+        hint = typing.get_type_hints(hint)[part]
+        if i < len(parts) - 1:
+            table = table.setdefault(part, {})
+            if not isinstance(table, dict):
+                raise loader.error(".".join(parts[: i + 1]), "must be a table", "fix pipeline.toml")
+    last = parts[-1]
+    if dataclasses.is_dataclass(hint) or (typing.get_origin(hint) is tuple and typing.get_args(hint)[0] is not str):
+        raise loader.error(key, "cannot be overridden as a whole", "override one of its scalar keys, or edit pipeline.toml")
+    if hint is int:
+        try:
+            table[last] = int(text)
+        except ValueError:
+            raise loader.error(key, f"must be an integer, got {text!r}", "pass a whole number") from None
+    elif typing.get_origin(hint) is tuple:
+        table[last] = [item.strip() for item in text.split(",") if item.strip()]
+    else:
+        table[last] = text
+
+
+def _deep_copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------------------------------------- validation
+# Simple checks of Azure's naming rules, enough to fail before any call is made. pipeline/naming.py (another
+# module) derives resource names; these only check the names written in pipeline.toml.
+
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_NAME_RULES: dict[str, tuple[re.Pattern[str], str]] = {
+    "resource_group": (re.compile(r"[-\w.()]{0,89}[-\w()]"), "1-90 letters, digits, '-', '_', '.', '(', ')'; not ending in '.'"),
+    "network": (re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?"), "1-80 letters, digits, '-', '_', '.'; starting with a letter or digit, not ending in '-' or '.'"),
+    "gallery": (re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.]{0,78}[A-Za-z0-9])?"), "1-80 letters, digits, '_', '.' (no '-'); starting and ending with a letter or digit"),
+    "image_definition": (re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9])?"), "1-80 letters, digits, '-', '_', '.'; starting and ending with a letter or digit"),
+    "storage_account": (re.compile(r"[a-z0-9]{3,24}"), "3-24 lowercase letters and digits"),
+    "container": (re.compile(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]"), "3-63 lowercase letters, digits and single '-', starting and ending with a letter or digit"),
+    "app": (re.compile(r"[a-z][a-z0-9-]{0,22}[a-z0-9]|[a-z]"), "1-24 lowercase letters, digits and '-', starting with a letter (it prefixes scale set names)"),
+    "location": (re.compile(r"[a-z0-9]{2,40}"), "an Azure region name like 'westeurope'"),
+    "vm_size": (re.compile(r"[A-Za-z0-9_]{2,64}"), "a size like 'Standard_B2s'"),
+}
+
+
+def _validate(s: Settings, loader: _Loader) -> None:
+    def name(key: str, value: str, rule: str) -> None:
+        pattern, text = _NAME_RULES[rule]
+        if not pattern.fullmatch(value):
+            raise loader.error(key, f"is not a valid name ({value!r})", f"use {text}")
+
+    def check(ok: bool, key: str, problem: str, fix: str) -> None:
+        if not ok:
+            raise loader.error(key, problem, fix)
+
+    check(s.cloud in ("local", "azure"), "cloud", f"must be 'local' or 'azure', got {s.cloud!r}", "set one of those")
+    if s.is_local:
+        check(
+            s.subscription_id == LOCAL_SUBSCRIPTION,
+            "subscription_id",
+            f"must be {LOCAL_SUBSCRIPTION!r} for a local environment",
+            "the local cloud file provides it",
+        )
+    else:
+        check(
+            bool(_GUID.fullmatch(s.subscription_id or "")),
+            "subscription_id",
+            f"must be a subscription GUID, got {s.subscription_id!r}",
+            "set it here or with PIPELINE__SUBSCRIPTION_ID",
+        )
+        check(not s.storage.is_local, "storage.account", "is 'local' in an Azure environment", "name a storage account")
+
+    name("resource_group", s.resource_group, "resource_group")
+    name("location", s.location, "location")
+    name("app", s.app, "app")
+    name("vm_size", s.vm_size, "vm_size")
+    lb = s.load_balancer
+    for key, value in [
+        ("load_balancer.name", lb.name),
+        ("load_balancer.frontend", lb.frontend),
+        ("load_balancer.backend_pools.blue", lb.backend_pools.blue),
+        ("load_balancer.backend_pools.green", lb.backend_pools.green),
+        ("load_balancer.probe.name", lb.probe.name),
+        ("load_balancer.production_rule.name", lb.production_rule.name),
+        ("load_balancer.staging_rule.name", lb.staging_rule.name),
+        ("load_balancer.nat_pools.blue.name", lb.nat_pools.blue.name),
+        ("load_balancer.nat_pools.green.name", lb.nat_pools.green.name),
+        ("network.vnet", s.network.vnet),
+        ("network.subnet", s.network.subnet),
+    ]:
+        name(key, value, "network")
+    check(lb.backend_pools.blue != lb.backend_pools.green, "load_balancer.backend_pools", "names the same pool twice", "give blue and green different pools")
+    check(lb.production_rule.name != lb.staging_rule.name, "load_balancer.staging_rule.name", "equals the production rule's name", "give the rules different names")
+    name("image.gallery", s.image.gallery, "gallery")
+    name("image.definition", s.image.definition, "image_definition")
+    if not s.storage.is_local:
+        name("storage.account", s.storage.account, "storage_account")
+    name("storage.ledger_container", s.storage.ledger_container, "container")
+    name("storage.packages_container", s.storage.packages_container, "container")
+
+    min_port = 1024 if s.is_local else 1  # the local load balancer binds loopback addresses as a normal user
+    ports = [
+        ("load_balancer.probe.port", lb.probe.port, 1),
+        ("load_balancer.production_rule.frontend_port", lb.production_rule.frontend_port, min_port),
+        ("load_balancer.production_rule.backend_port", lb.production_rule.backend_port, 1),
+        ("load_balancer.staging_rule.frontend_port", lb.staging_rule.frontend_port, min_port),
+        ("load_balancer.staging_rule.backend_port", lb.staging_rule.backend_port, 1),
+    ]
+    for color in ("blue", "green"):
+        nat = lb.nat_pools.for_color(color)
+        ports += [
+            (f"load_balancer.nat_pools.{color}.frontend_port_start", nat.frontend_port_start, min_port),
+            (f"load_balancer.nat_pools.{color}.frontend_port_end", nat.frontend_port_end, min_port),
+            (f"load_balancer.nat_pools.{color}.backend_port", nat.backend_port, 1),
+        ]
+        check(nat.frontend_port_start <= nat.frontend_port_end, f"load_balancer.nat_pools.{color}.frontend_port_end", "is below frontend_port_start", "swap them")
+    for key, port, low in ports:
+        check(low <= port <= 65535, key, f"is {port}, outside {low}-65535", f"pick a port in {low}-65535" + (" (local binds loopback)" if low > 1 else ""))
+    check(lb.production_rule.frontend_port != lb.staging_rule.frontend_port, "load_balancer.staging_rule.frontend_port", "equals the production rule's frontend port", "use a different port")
+    blue, green = lb.nat_pools.blue, lb.nat_pools.green
+    check(
+        blue.frontend_port_end < green.frontend_port_start or green.frontend_port_end < blue.frontend_port_start,
+        "load_balancer.nat_pools.green.frontend_port_start",
+        "overlaps the blue NAT pool's port range",
+        "give the colors disjoint ranges",
+    )
+    check(lb.probe.path.startswith("/"), "load_balancer.probe.path", f"must start with '/', got {lb.probe.path!r}", "write e.g. '/health'")
+    check(lb.probe.threshold >= 1, "load_balancer.probe.threshold", "must be at least 1", "set 1 or more")
+
+    for key, prefixes in [("network.vnet_prefixes", s.network.vnet_prefixes), ("network.subnet_prefixes", s.network.subnet_prefixes)]:
+        check(bool(prefixes), key, "is empty", "add a CIDR prefix like '10.0.0.0/16'")
+        for p in prefixes:
+            try:
+                ipaddress.ip_network(p)
+            except ValueError:
+                raise loader.error(key, f"has an invalid CIDR prefix {p!r}", "write e.g. '10.0.0.0/16'") from None
+
+    check(s.capacity.minimum >= 1, "capacity.minimum", "must be at least 1", "set 1 or more")
+    check(s.capacity.default >= s.capacity.minimum, "capacity.default", f"({s.capacity.default}) is below capacity.minimum ({s.capacity.minimum})", "raise it or lower the minimum")
+    check(s.keep_image_versions >= 1, "keep_image_versions", "must be at least 1 (the live image)", "set 1 or more")
+
+    seen: set[str] = set()
+    for i, smoke in enumerate(s.smoke):
+        key = f"smoke[{i}]"
+        check(smoke.name not in seen, f"{key}.name", f"repeats {smoke.name!r}", "give each smoke check its own name")
+        seen.add(smoke.name)
+        check(smoke.path.startswith("/"), f"{key}.path", f"must start with '/', got {smoke.path!r}", "write e.g. '/health'")
+        check(100 <= smoke.expect_status <= 599, f"{key}.expect_status", f"is {smoke.expect_status}, not an HTTP status", "use e.g. 200")
+        check(smoke.latency_ms >= 1, f"{key}.latency_ms", "must be at least 1", "give a budget in milliseconds")

@@ -28,6 +28,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from pipeline import naming
 from pipeline.errors import ConfigError
 
 __all__ = [
@@ -380,15 +381,12 @@ def _deep_copy(value: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------- validation
-# Simple checks of Azure's naming rules, enough to fail before any call is made. pipeline/naming.py (another
-# module) derives resource names; these only check the names written in pipeline.toml.
+# Azure's naming rules, checked before any call is made: pipeline/naming.py's checks where it has one,
+# simple patterns here for the rest (network resources, storage, app, location, size).
 
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _NAME_RULES: dict[str, tuple[re.Pattern[str], str]] = {
-    "resource_group": (re.compile(r"[-\w.()]{0,89}[-\w()]"), "1-90 letters, digits, '-', '_', '.', '(', ')'; not ending in '.'"),
     "network": (re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?"), "1-80 letters, digits, '-', '_', '.'; starting with a letter or digit, not ending in '-' or '.'"),
-    "gallery": (re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.]{0,78}[A-Za-z0-9])?"), "1-80 letters, digits, '_', '.' (no '-'); starting and ending with a letter or digit"),
-    "image_definition": (re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9])?"), "1-80 letters, digits, '-', '_', '.'; starting and ending with a letter or digit"),
     "storage_account": (re.compile(r"[a-z0-9]{3,24}"), "3-24 lowercase letters and digits"),
     "container": (re.compile(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]"), "3-63 lowercase letters, digits and single '-', starting and ending with a letter or digit"),
     "app": (re.compile(r"[a-z][a-z0-9-]{0,22}[a-z0-9]|[a-z]"), "1-24 lowercase letters, digits and '-', starting with a letter (it prefixes scale set names)"),
@@ -424,7 +422,13 @@ def _validate(s: Settings, loader: _Loader) -> None:
         )
         check(not s.storage.is_local, "storage.account", "is 'local' in an Azure environment", "name a storage account")
 
-    name("resource_group", s.resource_group, "resource_group")
+    def shared(key: str, value: str, checker) -> None:  # the rules in pipeline/naming.py
+        try:
+            checker(value)
+        except ConfigError as err:
+            raise loader.error(key, f"is not valid: {err}", "change the value") from None
+
+    shared("resource_group", s.resource_group, naming.check_resource_group_name)
     name("location", s.location, "location")
     name("app", s.app, "app")
     name("vm_size", s.vm_size, "vm_size")
@@ -445,8 +449,8 @@ def _validate(s: Settings, loader: _Loader) -> None:
         name(key, value, "network")
     check(lb.backend_pools.blue != lb.backend_pools.green, "load_balancer.backend_pools", "names the same pool twice", "give blue and green different pools")
     check(lb.production_rule.name != lb.staging_rule.name, "load_balancer.staging_rule.name", "equals the production rule's name", "give the rules different names")
-    name("image.gallery", s.image.gallery, "gallery")
-    name("image.definition", s.image.definition, "image_definition")
+    shared("image.gallery", s.image.gallery, naming.check_gallery_name)
+    shared("image.definition", s.image.definition, naming.check_image_definition_name)
     if not s.storage.is_local:
         name("storage.account", s.storage.account, "storage_account")
     name("storage.ledger_container", s.storage.ledger_container, "container")

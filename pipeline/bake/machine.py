@@ -14,7 +14,7 @@ from types import MappingProxyType
 from pipeline.errors import BakeError
 
 # Error lines that only summarise an earlier, more useful one.
-_SUMMARY_PREFIXES = ("Build '", "==> Some builds didn't complete", "--> ", "==> Builds finished")
+_SUMMARY_PREFIXES = ("Build '", "Some builds didn't complete", "--> ", "Builds finished")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,66 @@
+"""Every retry and polling policy of the pipeline, named and in one place (nothing else sleeps in a loop).
+
+Policies are tenacity objects; `sleep` is injectable so tests of the logic never really sleep.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from tenacity import (Retrying, retry_if_exception, retry_if_result, stop_after_attempt, stop_after_delay,
+                      wait_exponential, wait_fixed)
+
+# Azure answers 429 with Retry-After; the SDK retries GET/PUT/DELETE itself but not POST or PATCH.
+THROTTLE_ATTEMPTS = 8
+THROTTLE_MAX_WAIT_S = 60.0
+
+
+def _retry_after_seconds(err: BaseException) -> float | None:
+    response = getattr(err, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    for name in ("Retry-After", "retry-after"):
+        value = headers.get(name)
+        if value:
+            try:
+                return float(value)
+            except ValueError:
+                return None
+    return None
+
+
+def is_throttled(err: BaseException) -> bool:
+    return getattr(err, "status_code", None) == 429
+
+
+def wait_retry_after(fallback=wait_exponential(multiplier=1, max=30)):
+    """Wait what the 429 said (Retry-After), else back off exponentially."""
+
+    def wait(retry_state) -> float:
+        outcome = retry_state.outcome
+        err = outcome.exception() if outcome is not None and outcome.failed else None
+        seconds = _retry_after_seconds(err) if err is not None else None
+        if seconds is not None:
+            return min(seconds, THROTTLE_MAX_WAIT_S)
+        return fallback(retry_state)
+
+    return wait
+
+
+def on_throttle(*, sleep: Callable[[float], None] = time.sleep, attempts: int = THROTTLE_ATTEMPTS) -> Retrying:
+    """For SDK calls the SDK does not retry itself (POST manualupgrade, PATCH): honour Retry-After."""
+    return Retrying(retry=retry_if_exception(is_throttled), wait=wait_retry_after(),
+                    stop=stop_after_attempt(attempts), sleep=sleep, reraise=True)
+
+
+def until_true(*, timeout_s: float, interval_s: float, sleep: Callable[[float], None] = time.sleep) -> Retrying:
+    """Poll a check returning a truthy value when done; gives up after `timeout_s` (raises RetryError)."""
+    return Retrying(retry=retry_if_result(lambda done: not done), wait=wait_fixed(interval_s),
+                    stop=stop_after_delay(timeout_s), sleep=sleep)
+
+
+def on_conflict(*, is_conflict: Callable[[BaseException], bool], attempts: int = 5,
+                sleep: Callable[[float], None] = time.sleep) -> Retrying:
+    """Optimistic concurrency (ETag 412): re-read and retry a few times, briefly."""
+    return Retrying(retry=retry_if_exception(is_conflict), wait=wait_exponential(multiplier=0.1, max=2),
+                    stop=stop_after_attempt(attempts), sleep=sleep, reraise=True)

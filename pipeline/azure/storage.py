@@ -263,7 +263,13 @@ class Lease:
             log.info("lease on %s/%s was already gone (%s)", self.container, self.name, _code(err))
 
     def set_metadata(self, metadata: Mapping[str, str]) -> None:
-        self._blob.set_blob_metadata(dict(metadata), lease=self._client)
+        """Replace the blob's metadata, under this lease. Raises AzureError when the lease is gone."""
+        from azure.core.exceptions import HttpResponseError
+
+        try:
+            self._blob.set_blob_metadata(dict(metadata), lease=self._client)
+        except HttpResponseError as err:
+            raise AzureError(f"could not write metadata on {self.container}/{self.name} ({_code(err)})") from err
 
 
 def acquire_lease(
@@ -295,7 +301,11 @@ def acquire_lease(
         raise LeaseTaken(f"blob {container}/{name} is leased by another holder", metadata=holder) from err
     lease = Lease(blob, lease_client, container=container, name=name, duration_s=duration_s)
     if metadata:
-        lease.set_metadata(metadata)
+        try:
+            lease.set_metadata(metadata)
+        except BaseException:
+            lease.release()
+            raise
     return lease
 
 

@@ -1,0 +1,128 @@
+"""Scale-set calls: create a fleet, read its instances with their health, delete it, read boot diagnostics."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pipeline.azure.clients import Clients
+from pipeline.azure.errors import azure_call, is_not_found
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Instance:
+    instance_id: str
+    name: str
+    computer_name: str
+    provisioning: str        # succeeded | creating | updating | failed | ...
+    power: str               # running | stopped | deallocated | starting | unknown
+    health: str              # healthy | unhealthy | unknown | initializing ("" without the health extension)
+    latest_model: bool
+    update_domain: int | None
+    ip_configuration_id: str
+
+    @property
+    def ready(self) -> bool:
+        return self.provisioning == "succeeded" and self.power == "running" and self.health in ("healthy", "")
+
+    def describe(self) -> str:
+        return (f"instance {self.instance_id} ({self.computer_name}): provisioning {self.provisioning}, "
+                f"power {self.power}, health {self.health or 'n/a'}")
+
+
+def _status(statuses, prefix: str) -> str:
+    for status in statuses or []:
+        code = status.code or ""
+        if code.startswith(prefix + "/"):
+            return code.split("/", 1)[1].lower()
+    return "unknown"
+
+
+def _instance(scale_set_id: str, vm) -> Instance:
+    view = vm.instance_view
+    statuses = view.statuses if view else []
+    health = ""
+    if view and view.vm_health and view.vm_health.status:
+        health = (view.vm_health.status.code or "").split("/", 1)[-1].lower()
+    nic_configs = []
+    profile = vm.network_profile_configuration
+    if profile and profile.network_interface_configurations:
+        nic_configs = profile.network_interface_configurations
+    nic = nic_configs[0].name if nic_configs else "nic"
+    ipc = nic_configs[0].ip_configurations[0].name if nic_configs and nic_configs[0].ip_configurations else "ipconfig"
+    return Instance(
+        instance_id=vm.instance_id, name=vm.name, computer_name=(vm.os_profile.computer_name if vm.os_profile else ""),
+        provisioning=(vm.provisioning_state or _status(statuses, "ProvisioningState")).lower(),
+        power=_status(statuses, "PowerState"), health=health,
+        latest_model=bool(vm.latest_model_applied),
+        update_domain=view.platform_update_domain if view else None,
+        ip_configuration_id=f"{scale_set_id}/virtualMachines/{vm.instance_id}/networkInterfaces/{nic}"
+                            f"/ipConfigurations/{ipc}",
+    )
+
+
+def create_scale_set(clients: Clients, name: str, body: dict) -> dict:
+    s = clients.settings
+    with azure_call(f"creating scale set {name}",
+                    missing="check that the image version exists (`invoke status`) and run `invoke infra`"):
+        return clients.compute.virtual_machine_scale_sets.begin_create_or_update(
+            s.resource_group, name, body).result().as_dict()
+
+
+def get_scale_set(clients: Clients, name: str) -> dict | None:
+    from azure.core.exceptions import HttpResponseError
+
+    try:
+        return clients.compute.virtual_machine_scale_sets.get(clients.settings.resource_group, name).as_dict()
+    except HttpResponseError as err:
+        if is_not_found(err):
+            return None
+        raise
+
+
+def list_scale_sets(clients: Clients) -> list[dict]:
+    s = clients.settings
+    with azure_call(f"listing scale sets in {s.resource_group}", missing="run `invoke infra` first"):
+        return [v.as_dict() for v in clients.compute.virtual_machine_scale_sets.list(s.resource_group)]
+
+
+def delete_scale_set(clients: Clients, name: str) -> bool:
+    """Delete and wait; False when it was already gone (deleting is idempotent)."""
+    from azure.core.exceptions import HttpResponseError
+
+    s = clients.settings
+    try:
+        clients.compute.virtual_machine_scale_sets.begin_delete(s.resource_group, name).result()
+        return True
+    except HttpResponseError as err:
+        if is_not_found(err):
+            return False
+        with azure_call(f"deleting scale set {name}"):
+            raise
+
+
+def instances(clients: Clients, name: str, scale_set_id: str) -> list[Instance]:
+    s = clients.settings
+    with azure_call(f"listing instances of {name}", missing="the fleet is gone; run `invoke status`"):
+        vms = clients.compute.virtual_machine_scale_set_vms.list(s.resource_group, name, expand="instanceView")
+        return sorted((_instance(scale_set_id, vm) for vm in vms), key=lambda i: int(i.instance_id))
+
+
+def boot_log_tail(clients: Clients, name: str, instance_id: str, *, lines: int = 15) -> str:
+    """The last lines of an instance's serial console (boot diagnostics); '' when unavailable."""
+    from azure.core.exceptions import AzureError as SdkError
+    from azure.storage.blob import BlobClient
+
+    try:
+        data = clients.compute.virtual_machine_scale_set_vms.retrieve_boot_diagnostics_data(
+            clients.settings.resource_group, name, instance_id)
+        uri = data.serial_console_log_blob_uri
+        if not uri:
+            return ""
+        text = BlobClient.from_blob_url(uri).download_blob().readall().decode("utf-8", "replace")
+    except SdkError as err:
+        log.debug("boot diagnostics of %s/%s unavailable: %s", name, instance_id, type(err).__name__)
+        return ""
+    return "\n".join(text.splitlines()[-lines:])

@@ -1,0 +1,51 @@
+"""Turning SDK exceptions into the pipeline's one-line errors (AzureError, ResourceMissing, Throttled)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from pipeline.errors import AzureError, ResourceMissing, Throttled
+
+
+def code_of(err: BaseException) -> str:
+    error = getattr(err, "error", None)
+    return getattr(error, "code", None) or ""
+
+
+def status_of(err: BaseException) -> int | None:
+    return getattr(err, "status_code", None)
+
+
+def message_of(err: BaseException) -> str:
+    error = getattr(err, "error", None)
+    text = getattr(error, "message", None) or getattr(err, "message", None) or str(err)
+    return " ".join(str(text).split())[:300]
+
+
+@contextmanager
+def azure_call(what: str, *, missing: str | None = None) -> Iterator[None]:
+    """Wrap SDK calls: `what` says what we were doing; `missing` says what to do when it is a 404."""
+    from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+
+    try:
+        yield
+    except HttpResponseError as err:
+        status = status_of(err)
+        if status == 404 and missing:
+            raise ResourceMissing(f"{what}: not found ({code_of(err) or 'NotFound'}); {missing}") from err
+        if status == 429:
+            raise Throttled(f"{what}: Azure is throttling requests (429) and retries ran out; wait a few minutes "
+                            f"and run the step again") from err
+        raise AzureError(f"{what}: {status} {code_of(err)}: {message_of(err)}") from err
+    except (ServiceRequestError, ServiceResponseError) as err:
+        raise AzureError(f"{what}: could not reach Azure ({type(err).__name__}); check the network, or for the "
+                         f"local cloud run `invoke local.up`") from err
+
+
+def is_not_found(err: BaseException) -> bool:
+    return status_of(err) == 404
+
+
+def is_precondition_failed(err: BaseException) -> bool:
+    return status_of(err) == 412

@@ -1,0 +1,80 @@
+"""Load balancer calls: read it (as REST JSON with its ETag), write it guarded by If-Match, ask rule health."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pipeline.azure.clients import Clients
+from pipeline.azure.errors import azure_call, is_not_found
+
+log = logging.getLogger(__name__)
+
+INFRA_HINT = "run `invoke infra` to create it, or fix the name in pipeline.toml"
+
+
+def get_load_balancer(clients: Clients, name: str) -> dict:
+    s = clients.settings
+    with azure_call(f"reading load balancer {name} in {s.resource_group}", missing=INFRA_HINT):
+        return clients.network.load_balancers.get(s.resource_group, name).as_dict()
+
+
+def find_load_balancer(clients: Clients, name: str) -> dict | None:
+    from azure.core.exceptions import HttpResponseError
+
+    try:
+        return clients.network.load_balancers.get(clients.settings.resource_group, name).as_dict()
+    except HttpResponseError as err:
+        if is_not_found(err):
+            return None
+        raise
+
+
+def put_load_balancer(clients: Clients, body: dict, *, if_match: str | None) -> dict:
+    """One PUT of the whole load balancer; with `if_match` it fails (412) if anyone changed it since we read."""
+    s = clients.settings
+    headers = {"If-Match": if_match} if if_match else {}
+    with azure_call(f"updating load balancer {s.load_balancer.name}"):
+        poller = clients.network.load_balancers.begin_create_or_update(
+            s.resource_group, s.load_balancer.name, body, headers=headers)
+        return poller.result().as_dict()
+
+
+@dataclass(frozen=True)
+class BackendHealth:
+    address: str
+    ip_configuration_id: str
+    up: bool
+    reason: str
+
+
+def rule_health(clients: Clients, rule: str) -> list[BackendHealth]:
+    s = clients.settings
+    with azure_call(f"reading health of rule {rule}", missing=INFRA_HINT):
+        result = clients.network.load_balancer_load_balancing_rules.begin_health(
+            s.resource_group, s.load_balancer.name, rule).result()
+    return [BackendHealth(a.ip_address or "", a.network_interface_ip_configuration_id or "",
+                          (a.state or "").lower() == "up", a.reason or "")
+            for a in (result.load_balancer_backend_addresses or [])]
+
+
+def public_ip_address(clients: Clients, name: str) -> str:
+    s = clients.settings
+    with azure_call(f"reading public IP {name}", missing=INFRA_HINT):
+        address = clients.network.public_ip_addresses.get(s.resource_group, name).ip_address
+    if not address:
+        from pipeline.errors import AzureError
+
+        raise AzureError(f"public IP {name} has no address yet; wait for it to be allocated and run again")
+    return address
+
+
+def nat_ports(lb: dict) -> dict[str, int]:
+    """{NIC ip-configuration id (lower-case): frontend port} from the inbound NAT rules Azure derives from NAT pools."""
+    ports: dict[str, int] = {}
+    for rule in lb.get("properties", {}).get("inboundNatRules", []):
+        props = rule.get("properties", {})
+        target = (props.get("backendIPConfiguration") or {}).get("id")
+        if target and props.get("frontendPort"):
+            ports[target.lower()] = int(props["frontendPort"])
+    return ports

@@ -1,0 +1,100 @@
+"""`invoke infra`: create what is missing of the base infrastructure; never touches what exists (so it can
+not move traffic), except to add load balancer parts that are missing."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pipeline import infra
+from pipeline.azure import storage
+from pipeline.azure.errors import azure_call, is_not_found
+from pipeline.azure.network import find_load_balancer, put_load_balancer
+from pipeline.steps.context import Context
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InfraResult:
+    actions: tuple[str, ...]
+    dry_run: bool
+
+    @property
+    def summary(self) -> str:
+        if not self.actions:
+            return "infrastructure is complete: nothing to create"
+        verb = "would create" if self.dry_run else "created"
+        return f"{verb} {len(self.actions)}: " + "; ".join(self.actions)
+
+    def to_json(self) -> dict:
+        return {"step": "infra", "dry_run": self.dry_run, "actions": list(self.actions)}
+
+
+def _exists(call) -> bool:
+    from azure.core.exceptions import HttpResponseError
+
+    try:
+        call()
+        return True
+    except HttpResponseError as err:
+        if is_not_found(err):
+            return False
+        raise
+
+
+def ensure_infra(ctx: Context) -> InfraResult:
+    s, c, ids = ctx.settings, ctx.clients, ctx.ids
+    rg, lb_name = s.resource_group, s.load_balancer.name
+    actions: list[str] = []
+
+    def step(exists, label: str, create) -> None:
+        with azure_call(f"checking {label}"):
+            present = exists()
+        if present:
+            log.info("%s exists", label)
+            return
+        actions.append(label)
+        log.info("%s %s", "would create" if ctx.dry_run else "creating", label)
+        if not ctx.dry_run:
+            with azure_call(f"creating {label}"):
+                create()
+
+    step(lambda: c.resources.resource_groups.check_existence(rg), f"resource group {rg}",
+         lambda: c.resources.resource_groups.create_or_update(rg, infra.resource_group(s)))
+    group_exists = ctx.dry_run is False or not actions
+    if group_exists:
+        step(lambda: _exists(lambda: c.network.virtual_networks.get(rg, s.network.vnet)),
+             f"virtual network {s.network.vnet} with subnet {s.network.subnet}",
+             lambda: c.network.virtual_networks.begin_create_or_update(
+                 rg, s.network.vnet, infra.virtual_network(s)).result())
+        step(lambda: _exists(lambda: c.network.public_ip_addresses.get(rg, s.load_balancer.frontend)),
+             f"public IP {s.load_balancer.frontend}",
+             lambda: c.network.public_ip_addresses.begin_create_or_update(
+                 rg, s.load_balancer.frontend, infra.public_ip(s)).result())
+        desired = infra.load_balancer(s, ids)
+        with azure_call(f"reading load balancer {lb_name}"):
+            actual = find_load_balancer(c, lb_name)
+        if actual is None:
+            actions.append(f"load balancer {lb_name} (production -> blue, staging -> green)")
+            if not ctx.dry_run:
+                put_load_balancer(c, desired, if_match=None)
+        else:
+            missing = infra.missing_parts(actual, desired)
+            if missing:
+                parts = ", ".join(f"{kind} {', '.join(names)}" for kind, names in missing.items())
+                actions.append(f"load balancer {lb_name} parts: {parts}")
+                if not ctx.dry_run:
+                    put_load_balancer(c, infra.with_missing_parts(actual, desired), if_match=actual.get("etag"))
+        step(lambda: _exists(lambda: c.compute.galleries.get(rg, s.image.gallery)), f"gallery {s.image.gallery}",
+             lambda: c.compute.galleries.begin_create_or_update(rg, s.image.gallery, infra.gallery(s)).result())
+        step(lambda: _exists(lambda: c.compute.gallery_images.get(rg, s.image.gallery, s.image.definition)),
+             f"image definition {s.image.definition}",
+             lambda: c.compute.gallery_images.begin_create_or_update(
+                 rg, s.image.gallery, s.image.definition, infra.image_definition(s)).result())
+    else:
+        actions.append("virtual network, public IP, load balancer, gallery and image definition in it")
+    for container in (s.storage.ledger_container, s.storage.packages_container):
+        if not ctx.dry_run:
+            storage.ensure_container(c.blob, container)
+    return InfraResult(tuple(actions), ctx.dry_run)

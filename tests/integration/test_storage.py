@@ -300,3 +300,35 @@ def test_lease_of_a_killed_holder_expires_by_itself(azurite, blob_service, conta
         assert lock_holder(blob_service, container=container, environment="local").who == "bob"
     finally:
         bob.release()
+
+
+# ---------------------------------------------------------------------------------------------- Clients.blob
+
+
+def test_clients_blob_for_a_local_environment_talks_to_azurite(azurite, tmp_path):
+    """The pipeline's own client factory, from settings + cloud file, reaches Azurite end to end."""
+    from pipeline.azure.clients import Clients
+    from pipeline.config import load_settings
+    from pipeline.local.cloudfile import LocalCloud, write_cloud_file
+
+    cloud_file = tmp_path / "cloud.json"
+    write_cloud_file(
+        cloud_file,
+        LocalCloud(
+            arm_endpoint="https://127.0.0.1:1", ca_file=str(tmp_path / "ca.pem"),
+            subscription_id="11111111-1111-1111-1111-111111111111", tenant_id="22222222-2222-2222-2222-222222222222",
+            token="t", blob_endpoint=azurite.blob_endpoint, storage_account="devstoreaccount1",
+            blob_connection_string=azurite.connection_string, control_endpoint="https://127.0.0.1:1/_emulator",
+            state_dir=str(tmp_path),
+        ),
+    )  # fmt: skip
+    settings = load_settings(path=REPO / "pipeline.toml", environ={"PIPELINE_LOCAL_CLOUD": str(cloud_file)})
+    with Clients.for_settings(settings) as clients:
+        container = "t-clients-" + settings.storage.ledger_container
+        storage.ensure_container(clients.blob, container)
+        ledger = storage.update_ledger(
+            clients.blob, container=container, environment=settings.environment,
+            change=lambda l: L.record(l, L.new_event("staged", fleet="hello-1", who="me", at=datetime.now(timezone.utc), image_version="1.0.1", color="blue")),
+        )  # fmt: skip
+        assert storage.read_ledger(clients.blob, container=container, environment="local") == (ledger, storage.get_json(clients.blob, container=container, name="local/ledger.json").etag)
+        assert ledger.staged == "hello-1"

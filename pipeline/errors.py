@@ -15,7 +15,8 @@
     ├── NotReady                      11  a precondition is unmet (nothing staged, nothing to roll back to)
     └── RolloutHalted                 12  an in-place rollout stopped at its health gate
 
-Every message is one line that says what went wrong and what to do. The CLI layer
+Every message is one line that says what went wrong and what to do; `details` may add lines under it
+(which instances, the tail of their boot log). The CLI layer
 (`tasks.py`) is the only place that turns these into an exit code.
 """
 
@@ -26,6 +27,10 @@ class PipelineError(Exception):
     """Base class: a failure the user can act on. `str(err)` is the one-line message."""
 
     exit_code = 1
+
+    def __init__(self, message: str, *, details: tuple[str, ...] | list[str] = ()):
+        super().__init__(message)
+        self.details = tuple(details)  # extra lines (per-instance reasons, log tails) shown under the message
 
 
 class ConfigError(PipelineError, ValueError):

@@ -1,0 +1,42 @@
+"""Is a fleet ready to take traffic? Pure judgement over its instances and the load balancer's probe view."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.azure.compute import Instance
+from pipeline.azure.network import BackendHealth
+
+
+@dataclass(frozen=True)
+class FleetHealth:
+    expected: int
+    instances: tuple[Instance, ...]
+    probe_up: frozenset[str]            # NIC ip-configuration ids (lower-case) the probe sees Up
+    probe_addresses: dict               # ip-configuration id (lower-case) -> address
+
+    @property
+    def unhealthy(self) -> tuple[Instance, ...]:
+        return tuple(i for i in self.instances
+                     if not i.ready or i.ip_configuration_id.lower() not in self.probe_up)
+
+    @property
+    def ready(self) -> bool:
+        return len(self.instances) >= self.expected and not self.unhealthy
+
+    def describe(self) -> str:
+        healthy = len(self.instances) - len(self.unhealthy)
+        return f"{healthy}/{self.expected} instances healthy behind the probe"
+
+    def reason(self, instance: Instance) -> str:
+        if not instance.ready:
+            return instance.describe()
+        return f"{instance.describe()}, but the load balancer probe sees it down"
+
+
+def judge(*, expected: int, instances: list[Instance], backends: list[BackendHealth]) -> FleetHealth:
+    members = {i.ip_configuration_id.lower() for i in instances}
+    up = frozenset(b.ip_configuration_id.lower() for b in backends
+                   if b.up and b.ip_configuration_id.lower() in members)
+    addresses = {b.ip_configuration_id.lower(): b.address for b in backends}
+    return FleetHealth(expected=expected, instances=tuple(instances), probe_up=up, probe_addresses=addresses)

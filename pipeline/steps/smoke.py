@@ -1,0 +1,97 @@
+"""`invoke smoke`: the smoke checks of pipeline.toml against the staged fleet, through the staging frontend and
+to every instance by itself (its inbound NAT port; else its private address), with a JUnit XML report."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from pipeline import ledger as ledger_model
+from pipeline import smoke as checks
+from pipeline.azure import compute, gallery, network
+from pipeline.errors import NotReady, SmokeFailed
+from pipeline.steps.context import Context
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SmokeResult:
+    fleet: str
+    image_version: str
+    outcomes: tuple[checks.Outcome, ...]
+    report: str | None
+
+    @property
+    def passed(self) -> bool:
+        return all(o.passed for o in self.outcomes)
+
+    @property
+    def summary(self) -> str:
+        return f"{self.fleet}: {checks.summary(list(self.outcomes))}"
+
+    def to_json(self) -> dict:
+        return {"step": "smoke", "fleet": self.fleet, "image_version": self.image_version, "passed": self.passed,
+                "report": self.report, "checks": [
+                    {"target": o.target.name, "url": o.target.base_url + o.check.path, "check": o.check.name,
+                     "status": o.status, "ms": round(o.seconds * 1000, 1), "failure": o.failure}
+                    for o in self.outcomes]}
+
+
+def targets(ctx: Context, fleet_name: str) -> list[checks.Target]:
+    s, c = ctx.settings, ctx.clients
+    lb = network.get_load_balancer(c, s.load_balancer.name)
+    frontend = network.public_ip_address(c, s.load_balancer.frontend)
+    found = [checks.Target("staging frontend", f"http://{frontend}:{s.load_balancer.staging_rule.frontend_port}")]
+    nat = network.nat_ports(lb)
+    private = {b.ip_configuration_id.lower(): b.address
+               for b in network.rule_health(c, s.load_balancer.staging_rule.name)}
+    for instance in compute.instances(c, fleet_name, ctx.ids.scale_set(fleet_name)):
+        key = instance.ip_configuration_id.lower()
+        if key in nat:
+            base = f"http://{frontend}:{nat[key]}"
+        elif key in private:
+            base = f"http://{private[key]}:{s.load_balancer.staging_rule.backend_port}"
+        else:
+            raise NotReady(f"instance {instance.instance_id} of {fleet_name} has no NAT port and no address; "
+                           f"re-run `invoke stage` to converge the fleet")
+        found.append(checks.Target(f"instance {instance.instance_id}", base))
+    return found
+
+
+def release_version(ctx: Context, image_version: str) -> str:
+    """The app version an image carries (its `app-version` tag): what `{version}` in a check stands for."""
+    image = gallery.get_image_version(ctx.clients, image_version)
+    return (image.tags.get("app-version") if image else None) or image_version
+
+
+def smoke(ctx: Context, *, report: Path | None = Path(".pipeline/reports/smoke.xml"),
+          progress: Callable[[str], None] = log.info) -> SmokeResult:
+    s = ctx.settings
+    ledger = ctx.ledger()
+    staged = ledger_model.staged_fleet(ledger)
+    if staged is None:
+        raise NotReady(f"nothing is staged in {s.environment}; run `invoke stage --image-version X` first")
+    found = targets(ctx, staged.name)
+    progress(f"{len(s.smoke)} checks x {len(found)} targets against {staged.name} ({staged.image_version})")
+    app_version = release_version(ctx, staged.image_version)
+    outcomes = checks.run_checks(
+        [checks.Check(c.name, c.path, c.expect_status, c.body_contains, c.latency_ms) for c in s.smoke],
+        found, version=app_version)
+    written = None
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(checks.junit_report(outcomes, suite=f"smoke {staged.name}"))
+        written = str(report)
+    result = SmokeResult(staged.name, staged.image_version, tuple(outcomes), written)
+    if ctx.dry_run:
+        return result
+    if result.passed:
+        ctx.record("smoke_passed", fleet=staged.name, checks=len(outcomes))
+        return result
+    ctx.record("smoke_failed", fleet=staged.name, summary=result.summary)
+    failed = [o for o in outcomes if not o.passed]
+    raise SmokeFailed(f"{result.summary}; fix the app and stage a new version (report: {written})",
+                      details=[f"{o.target.name} {o.target.base_url}{o.check.path}: {o.failure}" for o in failed])

@@ -1,0 +1,86 @@
+"""Moving production traffic: one guarded load balancer update, then verification through the production
+frontend, and the swap back when verification fails. Shared by promote and rollback."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from pipeline import bluegreen
+from pipeline import smoke as checks
+from pipeline.azure import network
+from pipeline.azure.errors import is_precondition_failed
+from pipeline.errors import StateMismatch
+from pipeline.steps.context import Context
+
+log = logging.getLogger(__name__)
+
+VERIFY_REQUESTS = 8          # requests per round; every one must come from the new fleet
+VERIFY_ROUNDS = 2            # consecutive good rounds
+VERIFY_PAUSE_S = 0.5
+
+
+@dataclass(frozen=True)
+class Verification:
+    passed: bool
+    rounds: int
+    seconds: float
+    last_failure: str | None
+
+
+def production_url(ctx: Context) -> str:
+    s = ctx.settings
+    address = network.public_ip_address(ctx.clients, s.load_balancer.frontend)
+    return f"http://{address}:{s.load_balancer.production_rule.frontend_port}"
+
+
+def verify_checks(ctx: Context) -> list[checks.Check]:
+    """The smoke checks that name the version identify which fleet answered; all of them if none do."""
+    every = [checks.Check(c.name, c.path, c.expect_status, c.body_contains, c.latency_ms) for c in ctx.settings.smoke]
+    return [c for c in every if "{version}" in (c.body_contains or "") + c.path] or every
+
+
+def verify(ctx: Context, *, version: str, timeout_s: float, progress: Callable[[str], None],
+           sleep: Callable[[float], None] = time.sleep) -> Verification:
+    base = production_url(ctx)
+    wanted = [c.for_version(version) for c in verify_checks(ctx)]
+    started, good, rounds, failure = time.monotonic(), 0, 0, None
+    while time.monotonic() - started < timeout_s:
+        rounds += 1
+        failure = None
+        for _ in range(VERIFY_REQUESTS):
+            for check in wanted:
+                status, body, seconds, error = checks.fetch(base + check.path, timeout_s=5)
+                # latency budgets are for smoke; here only "which version answers" matters
+                reason = checks.evaluate(check, status=status, body=body, seconds=0.0, error=error)
+                if reason:
+                    failure = f"{check.name} {base}{check.path}: {reason}"
+                    break
+            if failure:
+                break
+        good = 0 if failure else good + 1
+        if good >= VERIFY_ROUNDS:
+            return Verification(True, rounds, time.monotonic() - started, None)
+        if failure and rounds % 5 == 1:
+            progress(f"verifying {version} through {base}: {failure}")
+        sleep(VERIFY_PAUSE_S)
+    return Verification(False, rounds, time.monotonic() - started, failure)
+
+
+def move_traffic(ctx: Context, *, lb: dict, assignments: dict[str, str], progress: Callable[[str], None]) -> dict:
+    """ONE load balancer PUT with the new rule->pool assignments, guarded by the ETag of `lb` (as read)."""
+    for line in bluegreen.describe(assignments):
+        progress(line)
+    from azure.core.exceptions import HttpResponseError
+
+    try:
+        return network.put_load_balancer(ctx.clients, bluegreen.with_rule_pools(lb, assignments),
+                                         if_match=lb.get("etag"))
+    except Exception as err:  # noqa: BLE001 - only the 412 case is ours to explain
+        cause = err.__cause__ if isinstance(err.__cause__, HttpResponseError) else err
+        if is_precondition_failed(cause):
+            raise StateMismatch(f"load balancer {ctx.settings.load_balancer.name} changed while we were deciding "
+                                f"(ETag mismatch); nothing was switched: run the step again") from err
+        raise

@@ -1,0 +1,210 @@
+"""Microsoft.Network requests: parse, call one backend function, shape Azure's reply."""
+
+from __future__ import annotations
+
+from ..core.request import ArmRequest, Reply, listing, no_content, ok
+from . import loadbalancer, vnet, writes
+from .resources import NAMESPACE
+
+
+def _accepted_put(req: ArmRequest, result, render) -> Reply:
+    resource, created, op = result
+    return req.cloud.operations.accepted(req, op, status=201 if created else 200, body=render(resource))
+
+
+def _accepted_delete(req: ArmRequest, op) -> Reply:
+    if op is None:
+        return no_content(204)
+    return req.cloud.operations.accepted(req, op, status=202, location_header=True)
+
+
+def _backend(req: ArmRequest):
+    return req.cloud.network
+
+
+def _lb(req: ArmRequest):
+    return _backend(req).require("loadBalancers", req.subscription, req.resource_group, req.load_balancer)
+
+
+# --- load balancers ---------------------------------------------------------------------------------------
+def render_lb(req: ArmRequest):
+    return lambda lb: loadbalancer.render(_backend(req), lb)
+
+
+async def lb_put(req: ArmRequest) -> Reply:
+    return _accepted_put(req, writes.put_load_balancer(_backend(req), req, req.json()), render_lb(req))
+
+
+async def lb_get(req: ArmRequest) -> Reply:
+    return ok(loadbalancer.render(_backend(req), _lb(req)))
+
+
+async def lb_delete(req: ArmRequest) -> Reply:
+    return _accepted_delete(req, writes.delete_load_balancer(_backend(req), req))
+
+
+async def lb_list(req: ArmRequest) -> Reply:
+    backend = _backend(req)
+    return listing([loadbalancer.render(backend, lb) for lb in backend.list("loadBalancers", req.subscription,
+                                                                            req.resource_group)])
+
+
+async def lb_list_all(req: ArmRequest) -> Reply:
+    backend = _backend(req)
+    return listing([loadbalancer.render(backend, lb) for lb in backend.list("loadBalancers", req.subscription)])
+
+
+def _child(req: ArmRequest, collection: str, name: str) -> Reply:
+    backend = _backend(req)
+    lb = _lb(req)
+    backend.require_child(lb, collection, name)
+    return ok(loadbalancer.render_child(backend, lb, collection, name))
+
+
+def _children(req: ArmRequest, collection: str) -> Reply:
+    return listing(loadbalancer.render(_backend(req), _lb(req))["properties"][collection])
+
+
+async def pool_get(req: ArmRequest) -> Reply:
+    return _child(req, "backendAddressPools", req.pool)
+
+
+async def pool_list(req: ArmRequest) -> Reply:
+    return _children(req, "backendAddressPools")
+
+
+async def pool_put(req: ArmRequest) -> Reply:
+    backend = _backend(req)
+    result = writes.put_backend_pool(backend, req, req.json_or_empty())
+    return _accepted_put(req, result, lambda lb: loadbalancer.render_child(backend, lb, "backendAddressPools",
+                                                                           req.pool))
+
+
+async def pool_delete(req: ArmRequest) -> Reply:
+    return _accepted_delete(req, writes.delete_backend_pool(_backend(req), req))
+
+
+async def rule_get(req: ArmRequest) -> Reply:
+    return _child(req, "loadBalancingRules", req.rule)
+
+
+async def rule_list(req: ArmRequest) -> Reply:
+    return _children(req, "loadBalancingRules")
+
+
+async def probe_get(req: ArmRequest) -> Reply:
+    return _child(req, "probes", req.probe)
+
+
+async def probe_list(req: ArmRequest) -> Reply:
+    return _children(req, "probes")
+
+
+async def frontend_get(req: ArmRequest) -> Reply:
+    return _child(req, "frontendIPConfigurations", req.frontend)
+
+
+async def frontend_list(req: ArmRequest) -> Reply:
+    return _children(req, "frontendIPConfigurations")
+
+
+async def nat_rule_list(req: ArmRequest) -> Reply:
+    return _children(req, "inboundNatRules")
+
+
+async def rule_health(req: ArmRequest) -> Reply:
+    """POST .../loadBalancingRules/{rule}/health: 202 + Location; the result is read from Location."""
+    backend = _backend(req)
+    lb = _lb(req)
+    backend.require_child(lb, "loadBalancingRules", req.rule)
+
+    async def work() -> dict:
+        return backend.rule_health(lb, req.rule)
+
+    op = req.cloud.operations.start(req, namespace=NAMESPACE, location=lb.location, work=work)
+    base = f"{req.base_url}/subscriptions/{req.subscription}/providers/{NAMESPACE}/locations/{op.location}"
+    return Reply(202, None, {"Location": f"{base}/operationResults/{op.id}?api-version={req.api_version}",
+                             **req.cloud.operations.poll_headers()})
+
+
+# --- public IPs -------------------------------------------------------------------------------------------
+def _pip(req: ArmRequest):
+    return _backend(req).require("publicIPAddresses", req.subscription, req.resource_group, req.public_ip)
+
+
+async def pip_put(req: ArmRequest) -> Reply:
+    backend = _backend(req)
+    return _accepted_put(req, writes.put_public_ip(backend, req, req.json()),
+                         lambda pip: vnet.render_public_ip(backend, pip))
+
+
+async def pip_get(req: ArmRequest) -> Reply:
+    return ok(vnet.render_public_ip(_backend(req), _pip(req)))
+
+
+async def pip_delete(req: ArmRequest) -> Reply:
+    return _accepted_delete(req, writes.delete_public_ip(_backend(req), req))
+
+
+async def pip_list(req: ArmRequest) -> Reply:
+    backend = _backend(req)
+    return listing([vnet.render_public_ip(backend, p)
+                    for p in backend.list("publicIPAddresses", req.subscription, req.resource_group)])
+
+
+async def pip_list_all(req: ArmRequest) -> Reply:
+    backend = _backend(req)
+    return listing([vnet.render_public_ip(backend, p) for p in backend.list("publicIPAddresses", req.subscription)])
+
+
+# --- virtual networks and subnets -------------------------------------------------------------------------
+def _vnet(req: ArmRequest):
+    return _backend(req).require("virtualNetworks", req.subscription, req.resource_group, req.virtual_network)
+
+
+async def vnet_put(req: ArmRequest) -> Reply:
+    backend = _backend(req)
+    return _accepted_put(req, writes.put_virtual_network(backend, req, req.json()),
+                         lambda n: vnet.render_vnet(backend, n))
+
+
+async def vnet_get(req: ArmRequest) -> Reply:
+    return ok(vnet.render_vnet(_backend(req), _vnet(req)))
+
+
+async def vnet_delete(req: ArmRequest) -> Reply:
+    return _accepted_delete(req, writes.delete_virtual_network(_backend(req), req))
+
+
+async def vnet_list(req: ArmRequest) -> Reply:
+    backend = _backend(req)
+    return listing([vnet.render_vnet(backend, n)
+                    for n in backend.list("virtualNetworks", req.subscription, req.resource_group)])
+
+
+async def vnet_list_all(req: ArmRequest) -> Reply:
+    backend = _backend(req)
+    return listing([vnet.render_vnet(backend, n) for n in backend.list("virtualNetworks", req.subscription)])
+
+
+def _render_subnet(req: ArmRequest, network) -> dict:
+    backend = _backend(req)
+    return vnet.render_subnet(backend, network, backend.require_child(network, "subnets", req.subnet))
+
+
+async def subnet_put(req: ArmRequest) -> Reply:
+    return _accepted_put(req, writes.put_subnet(_backend(req), req, req.json()),
+                         lambda network: _render_subnet(req, network))
+
+
+async def subnet_get(req: ArmRequest) -> Reply:
+    return ok(_render_subnet(req, _vnet(req)))
+
+
+async def subnet_delete(req: ArmRequest) -> Reply:
+    return _accepted_delete(req, writes.delete_subnet(_backend(req), req))
+
+
+async def subnet_list(req: ArmRequest) -> Reply:
+    backend, network = _backend(req), _vnet(req)
+    return listing([vnet.render_subnet(backend, network, s) for s in network.properties["subnets"]])

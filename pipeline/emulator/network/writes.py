@@ -1,0 +1,209 @@
+"""Network writes as Azure orders its checks: group, preconditions, operation in progress, the definition,
+references, what is in use; then the change is stored, the data plane told, and an operation completes it.
+
+Each function returns `(resource, created, operation)`; a delete of something already gone returns None.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING
+
+from ..core.errors import ArmError, InUse
+from . import loadbalancer, schema, vnet
+from .resources import NetworkResource, check_idle, check_preconditions, find
+
+if TYPE_CHECKING:
+    from ..core.request import ArmRequest
+    from .models import NetworkBackend
+
+
+def _existing(backend: "NetworkBackend", req: "ArmRequest", kind: str, name: str) -> NetworkResource | None:
+    backend.cloud.resources.require(req.subscription, req.resource_group)
+    existing = backend.get(kind, req.subscription, req.resource_group, name)
+    check_preconditions(req.headers, existing.etag if existing else None, f"resource '{name}'")
+    if existing:
+        check_idle(existing, req.route.operation)
+    return existing
+
+
+def _location_unchanged(existing: NetworkResource | None, location: str) -> None:
+    if existing and existing.location.replace(" ", "").lower() != location.replace(" ", "").lower():
+        raise ArmError(f"The resource '{existing.name}' already exists in location '{existing.location}' in "
+                       f"resource group '{existing.resource_group}'. A resource with the same name cannot be "
+                       f"created in location '{location}'. Please select a new resource name.",
+                       code="InvalidResourceLocation", status=409)
+
+
+def _apply(backend: "NetworkBackend", req: "ArmRequest", existing: NetworkResource | None, kind: str,
+           name: str, cleaned: dict, properties: dict) -> tuple[NetworkResource, bool]:
+    target = existing or NetworkResource(kind, req.subscription, req.resource_group, name, cleaned["location"], {})
+    target.properties, target.tags, target.sku = properties, cleaned["tags"], cleaned["sku"]
+    target.zones, target.extended_location = cleaned["zones"], cleaned["extendedLocation"]
+    if existing is None:
+        backend.store(target)
+    return target, existing is None
+
+
+def _scale_set_users(backend: "NetworkBackend", resource_id: str, what: str, name: str) -> None:
+    users = backend.scale_sets_using(resource_id)
+    if users:
+        raise InUse(f"Cannot remove {what} {name} from load balancer since it is in use by virtual machine "
+                    f"scale set {', '.join(users)}.", code="LoadBalancerInUseByVirtualMachineScaleSet")
+
+
+def _removed_children_unused(backend: "NetworkBackend", lb: NetworkResource | None, props: dict) -> None:
+    if lb is None:
+        return
+    for collection, what in (("backendAddressPools", "backend address pool"), ("inboundNatPools", "inbound nat pool")):
+        for child in lb.properties[collection]:
+            if find(props[collection], child["name"]) is None:
+                _scale_set_users(backend, lb.child_id(collection, child["name"]), what, child["name"])
+
+
+# --- load balancers -----------------------------------------------------------------------------------------
+def _commit_lb(backend: "NetworkBackend", req: "ArmRequest", lb: NetworkResource, props: dict):
+    loadbalancer.Checker(backend, lb, props).check()
+    _removed_children_unused(backend, lb if lb.properties else None, props)
+    return props
+
+
+def put_load_balancer(backend: "NetworkBackend", req: "ArmRequest", body: dict):
+    name = req.load_balancer
+    existing = _existing(backend, req, "loadBalancers", name)
+    cleaned = loadbalancer.clean(body)
+    _location_unchanged(existing, cleaned["location"])
+    props = cleaned["properties"]
+    loadbalancer.drop_derived_nat_rules(props)
+    cleaned["sku"] = cleaned["sku"] or {"name": "Basic"}
+    probe_lb = existing or NetworkResource("loadBalancers", req.subscription, req.resource_group, name,
+                                           cleaned["location"], {})
+    _commit_lb(backend, req, probe_lb, props)
+    lb, created = _apply(backend, req, existing, "loadBalancers", name, cleaned, props)
+    backend.allocate_frontends(lb)
+    return lb, created, backend.begin(req, lb)
+
+
+def delete_load_balancer(backend: "NetworkBackend", req: "ArmRequest"):
+    lb = _existing(backend, req, "loadBalancers", req.load_balancer)
+    if lb is None:
+        return None
+    users = backend.scale_sets_using(lb.id)
+    if users:
+        raise InUse(f"Cannot delete load balancer {lb.id} since its child resources are in use by virtual machine "
+                    f"scale set {', '.join(users)}.", code="LoadBalancerInUseByVirtualMachineScaleSet")
+    return backend.begin_delete(req, lb)
+
+
+def put_backend_pool(backend: "NetworkBackend", req: "ArmRequest", body: dict):
+    lb = backend.require("loadBalancers", req.subscription, req.resource_group, req.load_balancer)
+    pools = lb.properties["backendAddressPools"]
+    current = find(pools, req.pool)
+    check_preconditions(req.headers, lb.etag if current else None, f"backend address pool '{req.pool}'")
+    check_idle(lb, req.route.operation)
+    pool = schema.clean_child("backendAddressPools", {**body, "name": current["name"] if current else req.pool},
+                              "")
+    props = copy.deepcopy(lb.properties)
+    props["backendAddressPools"] = [pool if c["name"].lower() == req.pool.lower() else c
+                                    for c in props["backendAddressPools"]] + ([] if current else [pool])
+    _commit_lb(backend, req, lb, props)
+    lb.properties = props
+    return lb, current is None, backend.begin(req, lb)
+
+
+def delete_backend_pool(backend: "NetworkBackend", req: "ArmRequest"):
+    lb = backend.require("loadBalancers", req.subscription, req.resource_group, req.load_balancer)
+    current = find(lb.properties["backendAddressPools"], req.pool)
+    check_preconditions(req.headers, lb.etag if current else None, f"backend address pool '{req.pool}'")
+    if current is None:
+        return None
+    check_idle(lb, req.route.operation)
+    props = copy.deepcopy(lb.properties)
+    props["backendAddressPools"] = [c for c in props["backendAddressPools"] if c["name"].lower() != req.pool.lower()]
+    _commit_lb(backend, req, lb, props)
+    lb.properties = props
+    return backend.begin(req, lb)
+
+
+# --- public IPs ---------------------------------------------------------------------------------------------
+def put_public_ip(backend: "NetworkBackend", req: "ArmRequest", body: dict):
+    name = req.public_ip
+    existing = _existing(backend, req, "publicIPAddresses", name)
+    cleaned = schema.clean_resource("publicIPAddresses", body)
+    _location_unchanged(existing, cleaned["location"])
+    vnet.check_public_ip(cleaned)
+    pip, created = _apply(backend, req, existing, "publicIPAddresses", name, cleaned, cleaned["properties"])
+    if not pip.addresses.get(""):
+        pip.addresses[""] = backend.cloud.addresses.frontends.allocate()
+    return pip, created, backend.begin(req, pip)
+
+
+def delete_public_ip(backend: "NetworkBackend", req: "ArmRequest"):
+    pip = _existing(backend, req, "publicIPAddresses", req.public_ip)
+    if pip is None:
+        return None
+    user = backend.public_ip_user(pip)
+    if user:
+        raise InUse(f"Public IP address {pip.id} can not be deleted since it is still allocated to resource "
+                    f"{user}. In order to delete the public IP, disassociate/detach the Public IP address from "
+                    f"the resource.", code="PublicIPAddressCannotBeDeleted")
+    return backend.begin_delete(req, pip)
+
+
+# --- virtual networks and subnets ---------------------------------------------------------------------------
+def _subnets_unused(backend: "NetworkBackend", network: NetworkResource, removed: list[dict]) -> None:
+    for subnet in removed:
+        users = backend.subnet_users(network.child_id("subnets", subnet["name"]))
+        if users:
+            raise InUse(f"Subnet {subnet['name']} is in use by {users[0]} and cannot be deleted. In order to "
+                        f"delete the subnet, delete all the resources within the subnet.",
+                        code="InUseSubnetCannotBeDeleted")
+
+
+def put_virtual_network(backend: "NetworkBackend", req: "ArmRequest", body: dict):
+    name = req.virtual_network
+    existing = _existing(backend, req, "virtualNetworks", name)
+    cleaned = schema.clean_resource("virtualNetworks", body)
+    _location_unchanged(existing, cleaned["location"])
+    vnet.check_vnet(name, cleaned["properties"])
+    if existing:
+        _subnets_unused(backend, existing, [s for s in existing.properties["subnets"]
+                                            if find(cleaned["properties"]["subnets"], s["name"]) is None])
+    network, created = _apply(backend, req, existing, "virtualNetworks", name, cleaned, cleaned["properties"])
+    return network, created, backend.begin(req, network)
+
+
+def delete_virtual_network(backend: "NetworkBackend", req: "ArmRequest"):
+    network = _existing(backend, req, "virtualNetworks", req.virtual_network)
+    if network is None:
+        return None
+    _subnets_unused(backend, network, network.properties["subnets"])
+    return backend.begin_delete(req, network)
+
+
+def put_subnet(backend: "NetworkBackend", req: "ArmRequest", body: dict):
+    network = backend.require("virtualNetworks", req.subscription, req.resource_group, req.virtual_network)
+    current = find(network.properties["subnets"], req.subnet)
+    check_preconditions(req.headers, network.etag if current else None, f"subnet '{req.subnet}'")
+    check_idle(network, req.route.operation)
+    subnet = schema.clean_child("subnets", {**body, "name": current["name"] if current else req.subnet}, "")
+    subnets = [subnet if s["name"].lower() == req.subnet.lower() else s for s in network.properties["subnets"]]
+    subnets += [] if current else [subnet]
+    ranges = [vnet._network(p, f"Virtual network '{network.name}'")
+              for p in (network.properties.get("addressSpace") or {}).get("addressPrefixes") or []]
+    vnet.check_subnets(network.name, ranges, subnets)
+    network.properties = {**network.properties, "subnets": subnets}
+    return network, current is None, backend.begin(req, network)
+
+
+def delete_subnet(backend: "NetworkBackend", req: "ArmRequest"):
+    network = backend.require("virtualNetworks", req.subscription, req.resource_group, req.virtual_network)
+    current = find(network.properties["subnets"], req.subnet)
+    check_preconditions(req.headers, network.etag if current else None, f"subnet '{req.subnet}'")
+    if current is None:
+        return None
+    check_idle(network, req.route.operation)
+    _subnets_unused(backend, network, [current])
+    network.properties = {**network.properties, "subnets": [s for s in network.properties["subnets"]
+                                                            if s is not current]}
+    return backend.begin(req, network)

@@ -1,0 +1,75 @@
+"""The load balancer's TCP data plane: a listener per frontend (address, port) that forwards each accepted
+connection to the target its `pick` function names at that moment (None: close the connection at once).
+
+Listeners stop accepting when closed; connections already established run to their end, as flows on an Azure
+load balancer do when a rule changes. `abort()` (emulator stop) cuts them too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Callable
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 2.0
+Target = tuple[str, int]
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+    except (ConnectionError, OSError):
+        pass
+
+
+class Listener:
+    def __init__(self, address: str, port: int, pick: Callable[[], Target | None], *, name: str):
+        self.address, self.port, self.pick, self.name = address, port, pick, name
+        self._server: asyncio.base_events.Server | None = None
+        self._connections: set[asyncio.Task] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, self.address, self.port, reuse_address=True)
+
+    async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        self._connections.add(task)
+        upstream_writer = None
+        try:
+            target = self.pick()
+            if target is None:
+                return  # no healthy member: the connection is closed at once
+            try:
+                upstream_reader, upstream_writer = await asyncio.wait_for(asyncio.open_connection(*target),
+                                                                          CONNECT_TIMEOUT)
+            except (OSError, asyncio.TimeoutError) as err:
+                log.debug("%s: could not reach %s:%s: %s", self.name, *target, err)
+                return
+            await asyncio.gather(_pipe(client_reader, upstream_writer), _pipe(upstream_reader, client_writer))
+        finally:
+            self._connections.discard(task)
+            for writer in (client_writer, upstream_writer):
+                if writer is not None:
+                    writer.close()
+                    with contextlib.suppress(Exception):
+                        await writer.wait_closed()
+
+    def close(self) -> None:
+        """Stop accepting; established connections finish on their own."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+    async def abort(self) -> None:
+        self.close()
+        tasks = list(self._connections)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

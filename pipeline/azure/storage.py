@@ -16,9 +16,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import tenacity
-
 from pipeline import ledger as ledger_model
+from pipeline import retry
 from pipeline.errors import AzureError, ResourceMissing
 from pipeline.redact import Redactor
 
@@ -49,7 +48,7 @@ __all__ = [
 
 SAS_MAX_LIFETIME = timedelta(hours=1)
 SAS_CLOCK_SKEW = timedelta(minutes=5)  # the SAS starts a little in the past, for clock skew
-LEDGER_WRITE_ATTEMPTS = 10  # read-modify-write attempts when other writers keep winning the ETag race
+LEDGER_WRITE_ATTEMPTS = 10  # (policy: pipeline/retry.py on_conflict) read-modify-write attempts when other writers keep winning the ETag race
 
 
 class ConcurrentUpdate(AzureError):
@@ -389,12 +388,5 @@ def update_ledger(
         )
         return updated
 
-    retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_exception_type(ConcurrentUpdate),
-        wait=tenacity.wait_random(0.05, 0.3),
-        stop=tenacity.stop_after_attempt(attempts),
-        sleep=sleep,
-        reraise=True,
-        before_sleep=lambda state: log.info("ledger %s changed under us; retrying (attempt %d)", name, state.attempt_number),
-    )
+    retrying = retry.on_conflict(is_conflict=lambda err: isinstance(err, ConcurrentUpdate), attempts=attempts, sleep=sleep)
     return retrying(attempt)

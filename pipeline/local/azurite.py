@@ -23,6 +23,7 @@ from pathlib import Path
 
 import tenacity
 
+from pipeline import retry
 from pipeline.errors import ConfigError, PipelineError
 
 log = logging.getLogger(__name__)
@@ -182,14 +183,8 @@ def _wait_until_ready(host: str, port: int, proc: subprocess.Popen[bytes], *, lo
             )
         return azurite_answers(host, port)
 
-    retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_result(lambda ok: not ok),
-        wait=tenacity.wait_fixed(0.1),
-        stop=tenacity.stop_after_delay(timeout),
-        reraise=True,
-    )
     try:
-        retrying(probe)
+        retry.until_true(timeout_s=timeout, interval_s=0.1)(probe)
     except tenacity.RetryError:
         raise PipelineError(
             f"Azurite did not answer on {host}:{port} within {timeout:.0f} s; is the port taken? see {log_file}"
@@ -204,13 +199,11 @@ def _wait_gone(pid: int, *, timeout: float) -> bool:
             return True
         except subprocess.TimeoutExpired:
             return False
-    retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_result(lambda alive: alive),
-        wait=tenacity.wait_fixed(0.1),
-        stop=tenacity.stop_after_delay(timeout),
-        retry_error_callback=lambda state: True,
-    )
-    return not retrying(_alive, pid)
+    try:
+        retry.until_true(timeout_s=timeout, interval_s=0.1)(lambda: not _alive(pid))
+    except tenacity.RetryError:
+        return False
+    return True
 
 
 def _alive(pid: int) -> bool:

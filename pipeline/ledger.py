@@ -288,7 +288,8 @@ def _staged(ledger: Ledger, e: Event) -> Ledger:
     if existing is not None:
         if existing.state == "staged" and (existing.color, existing.image_version) == (e.color, e.image_version):
             return ledger  # re-run of a stage that already took effect
-        raise NotReady(f"fleet {e.fleet} already exists in {ledger.environment} ({existing.state}); stage under a new name")
+        if existing.state not in ("failed", "superseded", "retired"):
+            raise NotReady(f"fleet {e.fleet} already exists in {ledger.environment} ({existing.state}); stage under a new name")
     live = live_fleet(ledger)
     if live is not None and live.color == e.color:
         raise NotReady(f"cannot stage {e.fleet} on {e.color}: the live fleet {live.name} uses that color; stage on {next_color(ledger)}")

@@ -132,3 +132,12 @@ def test_restaging_the_same_fleet_is_a_no_op():
     ledger = L.record(L.empty_ledger("local"), ev("staged", "hello-1", image_version="1", color="blue"))
     again = L.record(ledger, ev("staged", "hello-1", 1, image_version="1", color="blue"))
     assert again.fleets == ledger.fleets and again.staged == "hello-1"
+
+
+def test_a_failed_fleet_can_be_staged_again_under_its_name():
+    ledger = L.record(L.empty_ledger("local"), ev("staged", "hello-1", image_version="1.0.1", color="green"))
+    ledger = L.record(ledger, ev("stage_failed", "hello-1", 1))
+    assert ledger.fleets["hello-1"].state == "failed" and ledger.staged is None
+    again = L.record(ledger, ev("staged", "hello-1", 2, image_version="1.0.1", color="green"))
+    assert again.staged == "hello-1" and again.fleets["hello-1"].state == "staged"
+    assert again.fleets["hello-1"].smoke == "pending"

@@ -1,0 +1,160 @@
+"""The command-line shell around the steps: settings from flags, output (plain lines or --json), progress,
+and the one place a PipelineError becomes a message and an exit code. tasks.py calls only this."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+from pipeline.errors import PipelineError
+
+log = logging.getLogger("pipeline")
+_STARTED = time.monotonic()
+
+
+def configure_logging(*, verbose: bool = False) -> None:
+    """Progress goes to stderr (stdout stays clean for --json): plain timestamped lines, fit for CI logs."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    logging.getLogger("pipeline").setLevel(logging.DEBUG if verbose else logging.INFO)
+    for noisy in ("azure", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def progress(message: str) -> None:
+    print(f"[{time.monotonic() - _STARTED:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def parse_overrides(pairs: list[str] | None) -> dict[str, str]:
+    from pipeline.errors import ConfigError
+
+    overrides = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {pair!r} is not KEY=VALUE; write e.g. --set capacity.default=3")
+        overrides[key.strip()] = value
+    return overrides
+
+
+@contextmanager
+def context(*, env: str | None, overrides: list[str] | None = None, dry_run: bool = False) -> Iterator[Any]:
+    from pipeline.azure.clients import Clients
+    from pipeline.config import load_settings
+    from pipeline.steps.context import Context
+
+    settings = load_settings(environment=env, overrides=parse_overrides(overrides))
+    with Clients.for_settings(settings) as clients:
+        yield Context(clients, dry_run=dry_run)
+
+
+def emit(result: Any, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result.to_json(), indent=2, default=str))
+        return
+    lines = getattr(result, "lines", None)
+    if callable(lines):
+        print("\n".join(lines()))
+    else:
+        print(result.summary)
+
+
+def run(step: Callable[[], Any], *, as_json: bool = False) -> Any:
+    """Run a step; map failures to (message, exit code) for invoke's Exit. Returns the step's result."""
+    from invoke.exceptions import Exit
+
+    try:
+        result = step()
+    except PipelineError as err:
+        for line in err.details:
+            print(line, file=sys.stderr)
+        if as_json:
+            print(json.dumps({"error": type(err).__name__, "message": str(err), "exit_code": err.exit_code,
+                              "details": list(err.details)}, indent=2))
+        raise Exit(f"error: {err}", code=err.exit_code) from None
+    except KeyboardInterrupt:
+        raise Exit("interrupted: re-run the same step to finish or undo it", code=130) from None
+    if result is not None:
+        emit(result, as_json=as_json)
+    return result
+
+
+def app_version_from_git() -> str:
+    """`git describe --tags` (1.4.0, or 1.4.0-3-gabc1234 after the tag); 0.1.<commits> in a repo without tags."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        return git("describe", "--tags", "--match", "v[0-9]*").lstrip("v")
+    except (OSError, subprocess.CalledProcessError):
+        try:
+            return f"0.1.{git('rev-list', '--count', 'HEAD')}"
+        except (OSError, subprocess.CalledProcessError):
+            return "0.1.0"
+
+
+class _Lines:
+    """A printable result made of lines (for tasks whose result is not a step's)."""
+
+    def __init__(self, lines: list[str], data: dict):
+        self._lines, self._data = lines, data
+
+    @property
+    def summary(self) -> str:
+        return self._lines[0] if self._lines else ""
+
+    def lines(self) -> list[str]:
+        return self._lines
+
+    def to_json(self) -> dict:
+        return self._data
+
+
+def local_up(*, env: str = "local", progress: Callable[[str], None] = progress) -> _Lines:
+    from pipeline.local import cloud as local_cloud
+    from pipeline.local.cloudfile import read_cloud_file
+    from pipeline.steps.infra import ensure_infra
+
+    paths = local_cloud.LocalPaths()
+    progress("starting the local cloud (Azurite + ARM emulator)")
+    local_cloud.up(paths)
+    with context(env=env) as ctx:
+        result = ensure_infra(ctx)
+        progress(result.summary)
+    cloud = read_cloud_file(paths.cloud_file)
+    lines = [f"local cloud up: {cloud.arm_endpoint}", f"connection file: {paths.cloud_file.resolve()}",
+             *(f"frontend {name}: {address}" for name, address in sorted(cloud.frontends.items()))]
+    return _Lines(lines, {"cloud_file": str(paths.cloud_file.resolve()), "arm_endpoint": cloud.arm_endpoint,
+                          "frontends": dict(cloud.frontends), "infra": result.to_json()})
+
+
+def local_down() -> _Lines:
+    from pipeline.local import cloud as local_cloud
+
+    stopped = local_cloud.down(local_cloud.LocalPaths())
+    return _Lines([f"stopped: {', '.join(stopped)}" if stopped else "the local cloud was not running"],
+                  {"stopped": stopped})
+
+
+@contextmanager
+def context_after_local_up(*, env: str) -> Iterator[Any]:
+    local_up(env=env)
+    with context(env=env) as ctx:
+        yield ctx
+
+
+def break_lock(ctx: Any) -> _Lines:
+    from pipeline.lock import break_lock as do_break
+
+    s = ctx.settings
+    broken = do_break(ctx.clients.blob, container=s.storage.ledger_container, environment=s.environment)
+    return _Lines([f"broke the {s.environment} release lock" if broken else f"the {s.environment} lock was free"],
+                  {"broken": bool(broken)})

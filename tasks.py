@@ -1,0 +1,145 @@
+"""Invoke tasks: parse flags -> call one pipeline step -> print its result. No logic lives here.
+
+    invoke local.up          start the local cloud (Azurite + ARM emulator) and its base infrastructure
+    invoke release           bake, stage, smoke and promote one app version
+    invoke --list            everything else
+"""
+
+from invoke import Collection, task
+
+from pipeline import cli
+
+ENV = "environment in pipeline.toml (default: PIPELINE_ENV, else the file's default_environment)"
+SET = "override a setting, KEY=VALUE with a dotted key (repeatable), e.g. capacity.default=3"
+JSON = "print the result as JSON on stdout (progress stays on stderr)"
+DRY = "print the plan (the Azure changes it would make) and change nothing"
+COMMON = {"env": ENV, "set_": SET, "json": JSON, "dry_run": DRY}
+
+cli.configure_logging()
+
+
+def _step(name: str, **kwargs):
+    from importlib import import_module
+
+    module, _, function = name.rpartition(".")
+    return getattr(import_module(f"pipeline.steps.{module}"), function)
+
+
+@task(iterable=["set_"], help=COMMON)
+def infra(c, env=None, set_=None, json=False, dry_run=False):
+    """Create what is missing of the base infrastructure (idempotent; never moves traffic)."""
+    with cli.context(env=env, overrides=set_, dry_run=dry_run) as ctx:
+        cli.run(lambda: _step("infra.ensure_infra")(ctx), as_json=json)
+
+
+@task(iterable=["set_"], help={**COMMON, "app_version": "app version to bake (default: from git describe)",
+                               "build_number": "CI build number, for pre-release or dirty versions",
+                               "force": "rebake even when an image with the same fingerprint exists",
+                               "app_dir": "the app to bake (default: packer/app)"})
+def bake(c, app_version=None, build_number=None, force=False, app_dir="packer/app", env=None, set_=None, json=False,
+         dry_run=False):
+    """Bake the app into an image with Packer and publish it as a gallery image version."""
+    from pathlib import Path
+
+    with cli.context(env=env, overrides=set_, dry_run=dry_run) as ctx:
+        cli.run(lambda: _step("bake.bake")(
+            ctx, app_version=app_version or cli.app_version_from_git(),
+            build_number=int(build_number) if build_number is not None else None, force=force,
+            app_dir=Path(app_dir), progress=cli.progress), as_json=json)
+
+
+@task(iterable=["set_"], help={**COMMON, "image_version": "gallery image version to stage (required)",
+                               "capacity": "instances (default: the live fleet's capacity)"})
+def stage(c, image_version, capacity=None, env=None, set_=None, json=False, dry_run=False):
+    """Stand up a new fleet from an image version on the idle pool, behind the staging rule."""
+    with cli.context(env=env, overrides=set_, dry_run=dry_run) as ctx:
+        cli.run(lambda: _step("stage.stage")(ctx, image_version=image_version,
+                                              capacity=int(capacity) if capacity else None, progress=cli.progress),
+                as_json=json)
+
+
+@task(iterable=["set_"], help={"env": ENV, "set_": SET, "json": JSON,
+                               "report": "JUnit XML path (default .pipeline/reports/smoke.xml)"})
+def smoke(c, report=".pipeline/reports/smoke.xml", env=None, set_=None, json=False):
+    """Smoke-test the staged fleet through the staging frontend and on every instance; write JUnit XML."""
+    from pathlib import Path
+
+    with cli.context(env=env, overrides=set_) as ctx:
+        cli.run(lambda: _step("smoke.smoke")(ctx, report=Path(report), progress=cli.progress), as_json=json)
+
+
+@task(iterable=["set_"], help=COMMON)
+def promote(c, env=None, set_=None, json=False, dry_run=False):
+    """Swap production to the staged fleet in one guarded update; verify; swap back if verification fails."""
+    with cli.context(env=env, overrides=set_, dry_run=dry_run) as ctx:
+        cli.run(lambda: _step("promote.promote")(ctx, progress=cli.progress), as_json=json)
+
+
+@task(iterable=["set_"], help=COMMON)
+def rollback(c, env=None, set_=None, json=False, dry_run=False):
+    """Send production back to the previous (warm) fleet in one guarded update."""
+    with cli.context(env=env, overrides=set_, dry_run=dry_run) as ctx:
+        cli.run(lambda: _step("promote.rollback")(ctx, progress=cli.progress), as_json=json)
+
+
+@task(iterable=["set_"], help=COMMON)
+def retire(c, env=None, set_=None, json=False, dry_run=False):
+    """Delete fleets past the keep-warm window and image versions beyond the newest N that nothing uses."""
+    with cli.context(env=env, overrides=set_, dry_run=dry_run) as ctx:
+        cli.run(lambda: _step("retire.retire")(ctx, progress=cli.progress), as_json=json)
+
+
+@task(iterable=["set_"], help={"env": ENV, "set_": SET, "json": JSON})
+def status(c, env=None, set_=None, json=False):
+    """Live, staged and previous fleets with instance health, the load balancer's state, the history."""
+    with cli.context(env=env, overrides=set_) as ctx:
+        cli.run(lambda: _step("status.status")(ctx), as_json=json)
+
+
+@task(iterable=["set_"], help={**COMMON, "app_version": "app version to release (default: from git describe)",
+                               "build_number": "CI build number", "app_dir": "the app to bake"})
+def release(c, app_version=None, build_number=None, app_dir="packer/app", env=None, set_=None, json=False,
+            dry_run=False):
+    """Bake, stage, smoke and promote one app version."""
+    from pathlib import Path
+
+    with cli.context(env=env, overrides=set_, dry_run=dry_run) as ctx:
+        cli.run(lambda: _step("release.release")(
+            ctx, app_version=app_version or cli.app_version_from_git(),
+            build_number=int(build_number) if build_number is not None else None, app_dir=Path(app_dir),
+            progress=cli.progress), as_json=json)
+
+
+@task(help={"env": ENV})
+def demo(c, env="local"):
+    """The README's first command: local cloud up, release an app, release a changed app, show production."""
+    with cli.context_after_local_up(env=env) as ctx:
+        cli.run(lambda: _step("release.demo")(ctx, progress=cli.progress))
+
+
+@task(help={"json": JSON})
+def local_up(c, json=False):
+    """Start the local cloud (Azurite + ARM emulator) in the background and create its base infrastructure."""
+    cli.run(lambda: cli.local_up(progress=cli.progress), as_json=json)
+
+
+@task
+def local_down(c):
+    """Stop the local cloud and every instance process (state is kept in .pipeline/local)."""
+    cli.run(lambda: cli.local_down())
+
+
+@task(help={"env": ENV})
+def lock_break(c, env=None):
+    """Break the environment's release lock (only when its holder is known to be dead)."""
+    with cli.context(env=env) as ctx:
+        cli.run(lambda: cli.break_lock(ctx))
+
+
+local = Collection("local")
+local.add_task(local_up, "up")
+local.add_task(local_down, "down")
+lock = Collection("lock")
+lock.add_task(lock_break, "break")
+
+ns = Collection(infra, bake, stage, smoke, promote, rollback, retire, status, release, demo, local, lock)

@@ -75,6 +75,13 @@ def promote(c, env=None, set_=None, json=False, dry_run=False):
         cli.run(lambda: _step("promote.promote")(ctx, progress=cli.progress), as_json=json)
 
 
+@task(iterable=["set_"], help={"env": ENV, "set_": SET, "json": JSON})
+def verify(c, env=None, set_=None, json=False):
+    """Check that production serves the live fleet's version (read-only)."""
+    with cli.context(env=env, overrides=set_) as ctx:
+        cli.run(lambda: _step("switch.verify_live")(ctx, progress=cli.progress), as_json=json)
+
+
 @task(iterable=["set_"], help=COMMON)
 def rollback(c, env=None, set_=None, json=False, dry_run=False):
     """Send production back to the previous (warm) fleet in one guarded update."""
@@ -142,4 +149,4 @@ local.add_task(local_down, "down")
 lock = Collection("lock")
 lock.add_task(lock_break, "break")
 
-ns = Collection(infra, bake, stage, smoke, promote, rollback, retire, status, release, demo, local, lock)
+ns = Collection(infra, bake, stage, smoke, promote, verify, rollback, retire, status, release, demo, local, lock)

@@ -84,3 +84,39 @@ def move_traffic(ctx: Context, *, lb: dict, assignments: dict[str, str], progres
             raise StateMismatch(f"load balancer {ctx.settings.load_balancer.name} changed while we were deciding "
                                 f"(ETag mismatch); nothing was switched: run the step again") from err
         raise
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    fleet: str
+    version: str
+    verification: Verification
+
+    @property
+    def summary(self) -> str:
+        v = self.verification
+        if v.passed:
+            return f"production serves {self.version} from {self.fleet} (verified in {v.seconds:.1f}s)"
+        return f"production does not serve {self.version} from {self.fleet}: {v.last_failure}"
+
+    def to_json(self) -> dict:
+        return {"step": "verify", "fleet": self.fleet, "version": self.version, "passed": self.verification.passed,
+                "seconds": round(self.verification.seconds, 2), "failure": self.verification.last_failure}
+
+
+def verify_live(ctx: Context, *, progress: Callable[[str], None] = log.info) -> VerifyResult:
+    """`invoke verify`: production answers with the live fleet's version (read-only; changes nothing)."""
+    from pipeline import ledger as ledger_model
+    from pipeline.errors import NotReady, VerificationFailed
+    from pipeline.steps.smoke import release_version
+
+    live = ledger_model.live_fleet(ctx.ledger())
+    if live is None:
+        raise NotReady(f"nothing is live in {ctx.settings.environment}; run `invoke promote` first")
+    version = release_version(ctx, live.image_version)
+    result = VerifyResult(live.name, version, verify(ctx, version=version,
+                                                     timeout_s=ctx.settings.timeouts.promote_verify.total_seconds(),
+                                                     progress=progress))
+    if not result.verification.passed:
+        raise VerificationFailed(f"{result.summary}; run `invoke status`, and `invoke rollback` if production is bad")
+    return result

@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.azurite",
     "tests.fixtures.localcloud",
     "tests.fixtures.images",
+    "tests.fixtures.pipeline",
 ]

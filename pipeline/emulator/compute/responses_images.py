@@ -218,8 +218,12 @@ async def version_put(req: ArmRequest) -> Reply:
     props = copy.deepcopy(v.object_body(body.get("properties") or {}, "properties"))
     existing = _existing(req, VERSION, *names)
     if existing:
-        v.not_changed(existing.properties.get("storageProfile"), props.get("storageProfile"),
-                      "galleryImageVersion.properties.storageProfile")
+        def source(p: dict) -> tuple:
+            storage = p.get("storageProfile") or {}
+            return ((storage.get("source") or {}).get("id"),
+                    ((storage.get("osDiskImage") or {}).get("source") or {}).get("uri"))
+
+        v.not_changed(source(existing.properties), source(props), "galleryImageVersion.properties.storageProfile")
     props["_resolvedBlobUri"] = await _version_source(req, props, location)
     publishing = props.setdefault("publishingProfile", {})
     publishing.setdefault("replicaCount", 1)
@@ -231,8 +235,10 @@ async def version_put(req: ArmRequest) -> Reply:
         target.setdefault("regionalReplicaCount", publishing["replicaCount"])
         target.setdefault("storageAccountType", publishing["storageAccountType"])
         target.setdefault("excludeFromLatest", False)
-    if props["storageProfile"].get("source", {}).get("id"):
-        props["storageProfile"].setdefault("osDiskImage", {"hostCaching": "None"})
+    os_disk_image = props["storageProfile"].setdefault("osDiskImage", {})
+    os_disk_image.setdefault("hostCaching", "None")
+    os_disk_image.setdefault("sizeInGB", 30)
+    props["storageProfile"].setdefault("dataDiskImages", [])
     safety = props.setdefault("safetyProfile", {})
     safety.setdefault("allowDeletionOfReplicatedLocations", True)
     safety.setdefault("reportedForPolicyViolation", False)

@@ -206,3 +206,47 @@ def test_sas_blob_is_read_only_and_package_is_deterministic(ctx, baker):
     baker(force=True)
     assert [b.name for b in ctx.clients.blob.get_container_client(s.storage.packages_container).list_blobs()] == names
     assert first.fingerprint == gallery.get_image_version(ctx.clients, "1.4.0").tags["fingerprint"]
+
+
+def test_a_version_published_without_our_tags_gets_them(ctx, baker):
+    first = baker()
+    version = gallery.get_image_version(ctx.clients, "1.4.0")
+    s = ctx.settings
+    vhd = ctx.clients.blob.get_blob_client(IMAGES_CONTAINER, f"{s.image.definition}/1.4.0.vhd").url
+    # As Packer leaves it on Azure when the run is killed before tagging: only its own tags.
+    bare = {"fingerprint": first.fingerprint, "built_by": "packer"}
+    gallery.create_image_version(ctx.clients, "1.4.0", tags=bare, source={
+        "vhd_uri": vhd, "storage_account_id": version_source_account(ctx)})
+
+    result = baker()
+    assert not result.skipped and "lacks tags" in result.reason
+    tags = gallery.get_image_version(ctx.clients, "1.4.0").tags
+    assert tags["built_by"] == "packer" and set(PROVENANCE_KEYS) <= set(tags)
+    assert baker().skipped
+
+
+def version_source_account(ctx) -> str:
+    return (f"/subscriptions/{ctx.clients.subscription_id}/resourceGroups/{ctx.settings.resource_group}"
+            f"/providers/Microsoft.Storage/storageAccounts/{ctx.clients.cloud.storage_account}")
+
+
+def test_packer_validates_the_azure_variables_the_step_passes(tmp_path):
+    """The azure-arm source with exactly the variables bake() gives it (Packer needs no credentials for this)."""
+    import os
+    import subprocess
+
+    from pipeline.bake.packer import build_command
+    from pipeline.config import load_settings
+    from pipeline.steps.bake import AZURE_SOURCE, managed_image_name, packer_variables
+
+    s = load_settings(path=REPO / "pipeline.toml", environment="azure-example", environ={})
+    variables = packer_variables(s, subscription_id=s.subscription_id, app_version="1.4.0", image_version="1.4.0",
+                                 package_sha256="a" * 64, managed_image=managed_image_name(s.app, "1.4.0", "b" * 64))
+    argv = build_command(packer="packer", template_dir=REPO / "packer", selector=f"app.{AZURE_SOURCE}",
+                         variables={**variables, "output_dir": str(tmp_path), "fingerprint": "b" * 64})
+    argv[1:2] = ["validate"]
+    argv = [a for a in argv if a not in ("-machine-readable", "-color=false")]
+    env = {**os.environ, "CHECKPOINT_DISABLE": "1",
+           "PKR_VAR_app_package_url": "https://x.blob.core.windows.net/p/a.tar.gz?sig=x"}
+    done = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr

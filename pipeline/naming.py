@@ -32,7 +32,7 @@ _APP_VERSION = re.compile(
     r"(?:\+(?P<meta>[0-9A-Za-z.-]+))?$"
 )
 
-#: Builds after a release are encoded in the patch field: PATCH * DEV_BUILDS + build.
+#: Development builds are encoded in the patch field: (PATCH + 1) * DEV_BUILDS + build.
 DEV_BUILDS = 1000
 
 
@@ -132,13 +132,13 @@ def fleet_name(app: str, environment: str, image_version: str) -> str:
 
 
 def image_version_from_app_version(app_version: str, *, build_number: int | None = None) -> str:
-    """Turn an app version into a gallery image version (MAJOR.MINOR.PATCH, unique and ordered).
+    """Turn an app version into a gallery image version (MAJOR.MINOR.PATCH: the gallery takes three numbers).
 
-    The gallery has only three numbers, so PATCH carries the app's patch times 1000 plus a build
-    number (0-999): a release is build 0, "1.4.0" -> "1.4.0", "v1.4" -> "1.4.0", "1.4.2" -> "1.4.2000"
-    ("+meta" is ignored); git describe "1.4.2-3-g1a2b3c4" -> "1.4.2003", i.e. after 1.4.2 and
-    before 1.4.3 ("1.4.3000"). A pre-release or dirty tree needs the CI `build_number`, which
-    replaces the commit count: ("1.5.0-rc.1", build_number=7) -> "1.5.7".
+    A tagged release keeps its number: "1.4.2" -> "1.4.2", "v1.4" -> "1.4.0" ("+meta" is ignored), so the
+    image, the fleet name and the app's /version agree. A development build between releases carries its
+    build in PATCH as (PATCH+1)*1000 + build: git describe "1.4.2-3-g1a2b3c4" -> "1.4.3003"; a pre-release
+    or dirty tree needs the CI `build_number`: ("1.5.0-rc.1", build_number=7) -> "1.5.1007". Development
+    images therefore never collide with a release's image (whose PATCH stays below 1000).
     """
     match = _APP_VERSION.match(app_version.strip()) if isinstance(app_version, str) else None
     if not match:
@@ -156,8 +156,13 @@ def image_version_from_app_version(app_version: str, *, build_number: int | None
             )
     if build_number is not None:
         build = build_number
+    if build == 0 and build_number is None:
+        if patch >= DEV_BUILDS:
+            raise ConfigError(f"app version {app_version!r}: a release's patch number must be below {DEV_BUILDS} "
+                              "(larger ones are reserved for development builds); bump the minor version")
+        return check_gallery_image_version(f"{major}.{minor}.{patch}")  # a tagged release keeps its number
     if not 0 <= build < DEV_BUILDS:
         raise ConfigError(
             f"build number {build} of app version {app_version!r} must be 0-{DEV_BUILDS - 1}; tag a new release"
         )
-    return check_gallery_image_version(f"{major}.{minor}.{patch * DEV_BUILDS + build}")
+    return check_gallery_image_version(f"{major}.{minor}.{(patch + 1) * DEV_BUILDS + build}")

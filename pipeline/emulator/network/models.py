@@ -96,11 +96,12 @@ class NetworkBackend:
                     return lb.child_id("frontendIPConfigurations", fe["name"])
         return None
 
-    def subnet_users(self, subnet_id: str) -> list[str]:
+    def subnet_users(self, subnet_id: str, *, scale_sets: bool = True) -> list[str]:
+        """Load-balancer frontends in the subnet, and (for in-use checks) the scale sets placed in it."""
         users = [lb.child_id("frontendIPConfigurations", fe["name"]) for lb in self.load_balancers()
                  for fe in lb.properties["frontendIPConfigurations"]
                  if key((fe["properties"].get("subnet") or {}).get("id", "")) == key(subnet_id)]
-        return users + self.scale_sets_using(subnet_id)
+        return users + (self.scale_sets_using(subnet_id) if scale_sets else [])
 
     def frontend_address(self, lb: NetworkResource, frontend: str | None) -> str | None:
         fe = find(lb.properties["frontendIPConfigurations"], frontend or "") or \

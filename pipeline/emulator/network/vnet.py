@@ -58,7 +58,7 @@ def check_subnets(vnet_name: str, vnet_ranges: list, subnets: list[dict]) -> Non
 
 
 def render_subnet(backend: "NetworkBackend", vnet: NetworkResource, subnet: dict) -> dict:
-    users = backend.subnet_users(vnet.child_id("subnets", subnet["name"]))
+    users = backend.subnet_users(vnet.child_id("subnets", subnet["name"]), scale_sets=False)
     return vnet.child("subnets", subnet, {"ipConfigurations": [{"id": u} for u in users]})
 
 

@@ -45,7 +45,7 @@ from pipeline.bake.plan import BAKE, RETAG, SKIP, decide, plan_lines, short, ver
 from pipeline.bake.provenance import completed_tags, git_commit, provenance_tags
 from pipeline.bake.templates import TemplateSummary, check_values, load_templates, resolve_values
 from pipeline.config import Settings
-from pipeline.errors import BakeError, TemplateError
+from pipeline.errors import BakeError, ResourceMissing, TemplateError
 from pipeline.steps.context import Context
 
 log = logging.getLogger(__name__)
@@ -254,7 +254,7 @@ def bake(
     image_version = naming.image_version_from_app_version(app_version, build_number=build_number)
     source = LOCAL_SOURCE if s.is_local else AZURE_SOURCE
     package = build_package(app_dir, require=("server.py",))
-    # The managed image name holds the fingerprint, and the fingerprint does not depend on it.
+    # The managed image name (Azure) holds the fingerprint, so it is added once the fingerprint is known.
     variables = packer_variables(s, subscription_id=c.subscription_id, app_version=app_version,
                                  image_version=image_version, package_sha256=package.sha256, managed_image=None)
     summary = _check_templates(
@@ -263,11 +263,16 @@ def bake(
     digest = input_fingerprint(template_dir=template_dir, variables=fingerprint_variables(variables, package),
                                exclude=summary.sensitive)
     managed_image = None if s.is_local else managed_image_name(s.app, image_version, digest)
-    variables = packer_variables(s, subscription_id=c.subscription_id, app_version=app_version,
-                                 image_version=image_version, package_sha256=package.sha256,
-                                 managed_image=managed_image)
+    if managed_image:
+        variables["managed_image_name"] = managed_image
     commit = git_commit(template_dir)
-    versions = gallery.list_image_versions(c)
+    try:
+        versions = gallery.list_image_versions(c)
+    except ResourceMissing:
+        if not ctx.dry_run:
+            raise
+        log.info("the image definition does not exist yet; a dry run goes on as if it were empty")
+        versions = []
     ledger, _ = storage.read_ledger(c.blob, container=s.storage.ledger_container, environment=s.environment)
 
     # ---- decide

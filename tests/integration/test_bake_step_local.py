@@ -195,6 +195,11 @@ def test_a_missing_gallery_is_reported_with_the_fix(ctx, packer_dir, tmp_path):
              output_dir=tmp_path / "out")
     assert "invoke infra" in str(err.value) and err.value.exit_code != 0
 
+    ctx.dry_run = True  # a dry run before `invoke infra` (e.g. `invoke release --dry-run`) plans a bake
+    planned = bake(ctx, app_version="1.4.0", template_dir=packer_dir, app_dir=packer_dir / "app",
+                   output_dir=tmp_path / "out")
+    assert planned.dry_run and not planned.skipped and planned.plan[-1].startswith("publish gallery image version")
+
 
 def test_sas_blob_is_read_only_and_package_is_deterministic(ctx, baker):
     first = baker()

@@ -49,6 +49,18 @@ class Holder:
     def describe(self) -> str:
         return f"{self.who} on {self.host} (pid {self.pid}, task {self.task}) since {self.since}"
 
+    def is_dead_here(self) -> bool:
+        """True when the holder ran on this machine and its process no longer exists (it was killed)."""
+        if self.host != socket.gethostname() or self.pid == os.getpid():
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
     def to_metadata(self) -> dict[str, str]:
         return {k: _header_safe(str(v)) for k, v in asdict(self).items()}
 
@@ -128,11 +140,27 @@ class ReleaseLock:
             )
         except storage.LeaseTaken as err:
             other = Holder.from_metadata(err.metadata)
+            if other is not None and other.is_dead_here():
+                # Its process on this very machine is gone (killed): the lease is stale, take it over now
+                # rather than make the re-run wait for the lease to expire.
+                log.warning("the %s release lock is held by a dead process (%s); taking it over",
+                            self.environment, other.describe())
+                storage.break_lease(self.service, container=self.container, name=self.blob_name)
+                try:
+                    self._lease = storage.acquire_lease(self.service, container=self.container, name=self.blob_name,
+                                                        duration_s=self.lease_seconds, metadata=holder.to_metadata())
+                except storage.LeaseTaken:
+                    raise LockHeld(f"the {self.environment} release lock was just taken by another re-run; "
+                                   f"let it finish (see `invoke status`)") from err
+                return self._held(holder)
             by = other.describe() if other else "an unknown holder"
             raise LockHeld(
                 f"the {self.environment} release lock is held by {by}; wait for it to finish, or if that process "
                 f"is dead wait {self.lease_seconds} s for its lease to expire or run `invoke lock.break --env {self.environment}`"
             ) from err
+        return self._held(holder)
+
+    def _held(self, holder: Holder) -> Holder:
         self.holder = holder
         self._stop.clear()
         self._lost = None

@@ -3,7 +3,6 @@ imageReference points at to a blob (the local image) the instance boots from."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
@@ -18,7 +17,6 @@ IMAGE = "images"
 GALLERY = "galleries"
 DEFINITION = "galleries/images"
 VERSION = "galleries/images/versions"
-VERSION_NAME = re.compile(r"^\d+\.\d+\.\d+$")
 
 
 def region(location: str | None) -> str:

@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..core.errors import ArmError, Conflict, InvalidParameter, ResourceNotFound
+from ..core.errors import Conflict, InvalidParameter, ResourceNotFound
 from ..core.ids import key
 from . import validation as v
 from .scalesets import (ScaleSet, Vm, allocate_ids, canonical, ip_configurations, merge_patch, refs,
@@ -22,7 +22,6 @@ from .scalesets import (ScaleSet, Vm, allocate_ids, canonical, ip_configurations
 if TYPE_CHECKING:
     from ..cloud import Cloud
 
-ACTIONS = ("manualupgrade", "reimage", "reimageall", "restart", "delete", "poweroff", "start")
 
 
 @dataclass

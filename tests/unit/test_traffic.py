@@ -100,10 +100,12 @@ def test_sampler_refuses_non_http_urls_and_caps_its_budget():
 
 class SwitchingApp:
     """A /version server on 127.0.0.1 that answers `before` for the first `switch_after` requests, then `after`,
-    from two alternating instances per version; calls on_switch once, from the request that switches."""
+    from two alternating instances per version; calls on_switch once, from the request that switches. With `mix`,
+    the next `mix` requests after the switch are a deterministic blend, more and more of them `after` (as
+    connections drain from the old pool)."""
 
-    def __init__(self, *, before: str, after: str, switch_after: int):
-        self.before, self.after, self.switch_after = before, after, switch_after
+    def __init__(self, *, before: str, after: str, switch_after: int, mix: int = 0):
+        self.before, self.after, self.switch_after, self.mix = before, after, switch_after, mix
         self.requests = 0
         self.on_switch = lambda: None
         self._lock = threading.Lock()
@@ -114,7 +116,8 @@ class SwitchingApp:
             n = self.requests
         if n == self.switch_after + 1:
             self.on_switch()
-        version = self.before if n <= self.switch_after else self.after
+        i = n - self.switch_after                       # 1, 2, ... after the switch
+        version = self.before if i <= 0 or (i <= self.mix and (i * 7) % self.mix >= i) else self.after
         prefix = "blue" if version == self.before else "green"
         return {"version": version, "instance_id": f"{prefix}-{n % 2}", "computer_name": f"vm-{prefix}-{n % 2}"}
 
@@ -144,10 +147,10 @@ def serve(app: SwitchingApp):
         server.server_close()
 
 
-def sample_a_cutover(*, requests: int = 120, switch_after: int = 50, rate_per_s: float = 150.0,
+def sample_a_cutover(*, requests: int = 120, switch_after: int = 50, mix: int = 0, rate_per_s: float = 150.0,
                      threads: int = 3) -> tuple[tuple[Sample, ...], float]:
     """Real samples of a switch from 1.2.0 to 1.3.0 and the offset of the switch (also used by the report test)."""
-    app = SwitchingApp(before="1.2.0", after="1.3.0", switch_after=switch_after)
+    app = SwitchingApp(before="1.2.0", after="1.3.0", switch_after=switch_after, mix=mix)
     with serve(app) as url:
         sampler = traffic.Sampler(url=url, rate_per_s=rate_per_s, threads=threads, timeout_s=2.0,
                                   max_samples=requests, max_seconds=30.0)
@@ -169,6 +172,16 @@ def test_sampler_sees_the_switch_with_no_failures():
     assert took is not None and took <= swap + 0.05
     assert traffic.cutover_seconds(samples, version="1.3.0", since=swap) is not None
     assert set(traffic.summary(samples)["instances"]) == {"blue-0", "blue-1", "green-0", "green-1"}
+
+
+def test_a_draining_mix_delays_the_cutover_past_the_switch():
+    samples, swap = sample_a_cutover(requests=100, switch_after=40, mix=20)
+    versions = [x.version for x in samples]
+    assert versions.count("1.2.0") > 40 and traffic.failures(samples) == 0
+    took = traffic.cutover_seconds(samples, version="1.3.0", since=swap)
+    assert took is not None and took > 0
+    after = [x for x in samples if x.t_offset_s >= swap + took]
+    assert after and all(x.version == "1.3.0" for x in after)
 
 
 def test_sampler_holds_its_rate_and_stops_by_itself():

@@ -151,7 +151,8 @@ def allocate_ids(next_instance: int, count: int, *, overprovision: bool, rng: ra
     extra = max(1, math.ceil(count * OVERPROVISION_SHARE)) if overprovision else 0
     ids = list(range(next_instance, next_instance + count + extra))
     if extra:
-        discarded = set(rng.sample(ids[:-1], min(extra, len(ids) - 1)))
+        pool = ids[1:-1] if len(ids) - 2 >= extra else ids[:-1]   # keep both ends: the kept ids have a gap
+        discarded = set(rng.sample(pool, min(extra, len(pool))))
         ids = [i for i in ids if i not in discarded][:count]
     return [str(i) for i in ids], next_instance + count + extra
 

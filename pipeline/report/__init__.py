@@ -176,10 +176,10 @@ def _cutover(record: Mapping) -> str:
     counts = {v: (summary.get("versions") or {}).get(v, {}).get("requests") for v in order}
     failures = int(cutover.get("failures") or 0)
     legend = "".join(f'<span><i style="background:{colours[v]}"></i>{e(v)}'
-                     f'{f" <span class=muted>({counts[v]} requests)</span>" if counts.get(v) else ""}</span>'
+                     f'{f" <span class=muted>({_requests(counts[v])})</span>" if counts.get(v) else ""}</span>'
                      for v in order)
     legend += (f'<span><i style="background:{colours[FAILED]}"></i>failed '
-               f'<span class="muted">({failures} requests)</span></span>')
+               f'<span class="muted">({_requests(failures)})</span></span>')
     took = cutover.get("cutover_seconds")
     note = (f"{from_v or '?'} → {to_v}: {len(samples)} requests, {failures} failed, "
             + (f"all on {to_v} {took:.2f}s after the swap" if took is not None else f"never all on {to_v}"))
@@ -196,6 +196,10 @@ def _cutover(record: Mapping) -> str:
     return (f'{head} <small>{e(note)}</small></h2>{url}<div class="legend">{legend}</div>'
             f'{charts.cutover_svg(cutover, colours=colours, order=order)}'
             f'<div class="chips">{"".join(chips)}</div></section>')
+
+
+def _requests(n: int) -> str:
+    return f"{n} request" if n == 1 else f"{n} requests"
 
 
 def _target_colour(record: Mapping) -> str | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from pipeline.azure.clients import Clients
 from pipeline.azure.errors import azure_call, is_not_found
+from pipeline.retry import on_throttle
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,9 @@ class BackendHealth:
 def rule_health(clients: Clients, rule: str) -> list[BackendHealth]:
     s = clients.settings
     with azure_call(f"reading health of rule {rule}", missing=INFRA_HINT):
-        result = clients.network.load_balancer_load_balancing_rules.begin_health(
-            s.resource_group, s.load_balancer.name, rule).result()
+        # A POST: the SDK does not retry its 429s, so we do, honouring Retry-After.
+        result = on_throttle()(lambda: clients.network.load_balancer_load_balancing_rules.begin_health(
+            s.resource_group, s.load_balancer.name, rule).result())
     return [BackendHealth(a.ip_address or "", a.network_interface_ip_configuration_id or "",
                           (a.state or "").lower() == "up", a.reason or "")
             for a in (result.load_balancer_backend_addresses or [])]

@@ -29,7 +29,7 @@ def _step(name: str, **kwargs):
 def infra(c, env=None, set_=None, json=False, dry_run=False):
     """Create what is missing of the base infrastructure (idempotent; never moves traffic)."""
     with cli.context(env=env, overrides=set_, dry_run=dry_run) as ctx:
-        cli.run(lambda: _step("infra.ensure_infra")(ctx), as_json=json)
+        cli.run(lambda: _step("infra.ensure_infra")(ctx), as_json=json, ctx=ctx, task="infra")
 
 
 @task(iterable=["set_"], help={**COMMON, "app_version": "app version to bake (default: from git describe)",
@@ -45,7 +45,7 @@ def bake(c, app_version=None, build_number=None, force=False, app_dir="packer/ap
         cli.run(lambda: _step("bake.bake")(
             ctx, app_version=app_version or cli.app_version_from_git(),
             build_number=int(build_number) if build_number is not None else None, force=force,
-            app_dir=Path(app_dir), progress=cli.progress), as_json=json)
+            app_dir=Path(app_dir), progress=cli.progress), as_json=json, ctx=ctx, task="bake")
 
 
 @task(iterable=["set_"], help={**COMMON, "image_version": "gallery image version to stage (required)",
@@ -55,7 +55,7 @@ def stage(c, image_version, capacity=None, env=None, set_=None, json=False, dry_
     with cli.context(env=env, overrides=set_, dry_run=dry_run) as ctx:
         cli.run(lambda: _step("stage.stage")(ctx, image_version=image_version,
                                               capacity=int(capacity) if capacity else None, progress=cli.progress),
-                as_json=json)
+                as_json=json, ctx=ctx, task="stage")
 
 
 @task(iterable=["set_"], help={"env": ENV, "set_": SET, "json": JSON,
@@ -65,14 +65,16 @@ def smoke(c, report=".pipeline/reports/smoke.xml", env=None, set_=None, json=Fal
     from pathlib import Path
 
     with cli.context(env=env, overrides=set_) as ctx:
-        cli.run(lambda: _step("smoke.smoke")(ctx, report=Path(report), progress=cli.progress), as_json=json)
+        cli.run(lambda: _step("smoke.smoke")(ctx, report=Path(report), progress=cli.progress), as_json=json,
+                ctx=ctx, task="smoke")
 
 
 @task(iterable=["set_"], help=COMMON)
 def promote(c, env=None, set_=None, json=False, dry_run=False):
     """Swap production to the staged fleet in one guarded update; verify; swap back if verification fails."""
     with cli.context(env=env, overrides=set_, dry_run=dry_run) as ctx:
-        cli.run(lambda: _step("promote.promote")(ctx, progress=cli.progress), as_json=json)
+        cli.run(lambda: _step("promote.promote")(ctx, progress=cli.progress), as_json=json, ctx=ctx,
+                task="promote", html=True)
 
 
 @task(iterable=["set_"], help={"env": ENV, "set_": SET, "json": JSON})
@@ -86,14 +88,16 @@ def verify(c, env=None, set_=None, json=False):
 def rollback(c, env=None, set_=None, json=False, dry_run=False):
     """Send production back to the previous (warm) fleet in one guarded update."""
     with cli.context(env=env, overrides=set_, dry_run=dry_run) as ctx:
-        cli.run(lambda: _step("promote.rollback")(ctx, progress=cli.progress), as_json=json)
+        cli.run(lambda: _step("promote.rollback")(ctx, progress=cli.progress), as_json=json, ctx=ctx,
+                task="rollback", html=True)
 
 
 @task(iterable=["set_"], help=COMMON)
 def retire(c, env=None, set_=None, json=False, dry_run=False):
     """Delete fleets past the keep-warm window and image versions beyond the newest N that nothing uses."""
     with cli.context(env=env, overrides=set_, dry_run=dry_run) as ctx:
-        cli.run(lambda: _step("retire.retire")(ctx, progress=cli.progress), as_json=json)
+        cli.run(lambda: _step("retire.retire")(ctx, progress=cli.progress), as_json=json, ctx=ctx,
+                task="retire")
 
 
 @task(iterable=["set_"], help={"env": ENV, "set_": SET, "json": JSON})
@@ -111,10 +115,11 @@ def release(c, app_version=None, build_number=None, app_dir="packer/app", env=No
     from pathlib import Path
 
     with cli.context(env=env, overrides=set_, dry_run=dry_run) as ctx:
-        cli.run(lambda: _step("release.release")(
+        cli.run(lambda recorder: _step("release.release")(
             ctx, app_version=app_version or cli.app_version_from_git(),
             build_number=int(build_number) if build_number is not None else None, app_dir=Path(app_dir),
-            progress=cli.progress), as_json=json)
+            progress=cli.progress, recorder=recorder), as_json=json, ctx=ctx, task="release",
+            records_itself=True, html=True)
 
 
 @task(help={"env": ENV})

@@ -7,14 +7,13 @@ import json
 import logging
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from pipeline.errors import PipelineError
 
 log = logging.getLogger("pipeline")
-_STARTED = time.monotonic()
 
 
 def configure_logging(*, verbose: bool = False) -> None:
@@ -29,8 +28,14 @@ def configure_logging(*, verbose: bool = False) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def progress(message: str) -> None:
-    print(f"[{time.monotonic() - _STARTED:7.1f}s] {message}", file=sys.stderr, flush=True)
+def _make_progress():
+    from pipeline.progress import Progress
+
+    return Progress(stream=sys.stderr)
+
+
+# Live progress with elapsed time on a terminal; plain timestamped lines in CI logs (see pipeline/progress.py).
+progress = _make_progress()
 
 
 def parse_overrides(pairs: list[str] | None) -> dict[str, str]:
@@ -51,8 +56,14 @@ def context(*, env: str | None, overrides: list[str] | None = None, dry_run: boo
     from pipeline.config import load_settings
     from pipeline.steps.context import Context
 
-    settings = load_settings(environment=env, overrides=parse_overrides(overrides))
-    with Clients.for_settings(settings) as clients:
+    from invoke.exceptions import Exit
+
+    try:
+        settings = load_settings(environment=env, overrides=parse_overrides(overrides))
+        clients = Clients.for_settings(settings)
+    except PipelineError as err:  # bad config, or the local cloud is not running
+        raise Exit(f"error: {err}", code=err.exit_code) from None
+    with clients:
         yield Context(clients, dry_run=dry_run)
 
 
@@ -67,24 +78,61 @@ def emit(result: Any, *, as_json: bool) -> None:
         print(result.summary)
 
 
-def run(step: Callable[[], Any], *, as_json: bool = False) -> Any:
-    """Run a step; map failures to (message, exit code) for invoke's Exit. Returns the step's result."""
+def run(step: Callable[..., Any], *, as_json: bool = False, ctx: Any = None, task: str | None = None,
+        records_itself: bool = False, html: bool = False) -> Any:
+    """Run a step and print its result; map failures to (message, exit code) for invoke's Exit.
+
+    With `ctx` and `task` (and not a dry run) the run leaves a release record in .pipeline/records/ (and with
+    `html`, a report in .pipeline/reports/). A step that `records_itself` is called with the recorder.
+    """
     from invoke.exceptions import Exit
 
+    recorder = None
+    if ctx is not None and task and not ctx.dry_run:
+        from pipeline.record import Recorder
+
+        recorder = Recorder(environment=ctx.settings.environment, task=task, who=ctx.who)
     try:
-        result = step()
+        if records_itself:
+            result = step(recorder)
+        elif recorder is None:
+            result = step()
+        else:
+            from pipeline.steps.release import note_cutover
+
+            with recorder.step(task) as record_step:
+                result = record_step.keep(step())
+            note_cutover(recorder, result)
     except PipelineError as err:
+        _finish(recorder, error=err, html=html)
         for line in err.details:
             print(line, file=sys.stderr)
         if as_json:
             print(json.dumps({"error": type(err).__name__, "message": str(err), "exit_code": err.exit_code,
                               "details": list(err.details)}, indent=2))
         raise Exit(f"error: {err}", code=err.exit_code) from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
+        _finish(recorder, error=err, html=html)
         raise Exit("interrupted: re-run the same step to finish or undo it", code=130) from None
+    _finish(recorder, html=html)
     if result is not None:
         emit(result, as_json=as_json)
     return result
+
+
+def _finish(recorder: Any, *, error: BaseException | None = None, html: bool = False) -> None:
+    if recorder is None:
+        return
+    recorder.finish(error=error)
+    path = recorder.write()
+    lines = [f"release record: {path}"]
+    if html:
+        from pipeline.report import write_report
+
+        report = write_report(recorder.to_json(), Path(".pipeline/reports") / path.with_suffix(".html").name)
+        lines.append(f"release report: {report}")
+    for line in lines:
+        print(line, file=sys.stderr)
 
 
 def app_version_from_git() -> str:

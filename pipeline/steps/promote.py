@@ -18,7 +18,7 @@ from pipeline.azure import compute, network
 from pipeline.errors import FleetUnhealthy, NotReady, StateMismatch, VerificationFailed
 from pipeline.steps.context import Context
 from pipeline.steps.smoke import release_version
-from pipeline.steps.switch import move_traffic, verify
+from pipeline.steps.switch import Cutover, move_traffic, sample_production, verify
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class SwitchResult:
     resumed: bool = False
     verify_seconds: float = 0.0
     timeline: tuple[tuple[str, float], ...] = field(default=())
+    cutover: Cutover | None = field(default=None, repr=False)   # production traffic sampled around the swap
 
     @property
     def summary(self) -> str:
@@ -47,7 +48,8 @@ class SwitchResult:
     def to_json(self) -> dict:
         return {"step": self.step, "dry_run": self.dry_run, "fleet": self.fleet, "previous": self.previous,
                 "image_version": self.image_version, "color": self.color, "plan": list(self.plan),
-                "resumed": self.resumed, "verify_seconds": round(self.verify_seconds, 2)}
+                "resumed": self.resumed, "verify_seconds": round(self.verify_seconds, 2),
+                "cutover": self.cutover.summary() if self.cutover else None}
 
 
 def _pools(ctx: Context) -> dict[str, str]:
@@ -92,14 +94,16 @@ def _switch(ctx: Context, *, step: str, target: ledger_model.Fleet, replaced: le
     checking_rule = lb_settings.production_rule.name if resumed else lb_settings.staging_rule.name
     _require_healthy(ctx, target, rule=checking_rule, what="the target fleet")
     timeline: list[tuple[str, float]] = []
-    if resumed:
-        progress(f"production already sends traffic to {target.color}: a previous {step} switched it; verifying")
-    else:
-        lb = move_traffic(ctx, lb=lb, assignments=assignments, progress=progress)
-    timeline.append(("switched", time.time()))
     version = release_version(ctx, target.image_version)
-    check = verify(ctx, version=version, timeout_s=s.timeouts.promote_verify.total_seconds(), progress=progress)
-    timeline.append(("verified" if check.passed else "verification failed", time.time()))
+    with sample_production(ctx, version=version) as cutover:
+        if resumed:
+            progress(f"production already sends traffic to {target.color}: a previous {step} switched it; verifying")
+        else:
+            lb = move_traffic(ctx, lb=lb, assignments=assignments, progress=progress)
+        cutover.mark_swap()
+        timeline.append(("switched", time.time()))
+        check = verify(ctx, version=version, timeout_s=s.timeouts.promote_verify.total_seconds(), progress=progress)
+        timeline.append(("verified" if check.passed else "verification failed", time.time()))
     if not check.passed:
         if replaced is not None:
             back = {lb_settings.production_rule.name: pools[replaced.color],
@@ -120,7 +124,7 @@ def _switch(ctx: Context, *, step: str, target: ledger_model.Fleet, replaced: le
         ctx.record("rolled_back", fleet=target.name, image_version=target.image_version, color=target.color,
                    replaced=replaced.name if replaced else None)
     return SwitchResult(step, target.name, replaced.name if replaced else None, target.image_version, target.color,
-                        False, plan, resumed, check.seconds, tuple(timeline))
+                        False, plan, resumed, check.seconds, tuple(timeline), cutover)
 
 
 def promote(ctx: Context, *, progress: Callable[[str], None] = log.info) -> SwitchResult:

@@ -38,8 +38,17 @@ class ReleaseResult:
                 "steps": [{"name": n, "seconds": round(t, 2), "result": r.to_json()} for n, r, t in self.steps]}
 
 
+def note_cutover(recorder: Any, result: Any) -> None:
+    """Put the traffic a promote or rollback sampled into the release record."""
+    cutover = getattr(result, "cutover", None)
+    if recorder is not None and cutover is not None and cutover.samples:
+        recorder.add_cutover(list(cutover.samples), version=cutover.version,
+                             promoted_at_offset=cutover.swap_offset_s, url=cutover.url)
+
+
 def release(ctx: Context, *, app_version: str, build_number: int | None = None, app_dir: Path = Path("packer/app"),
-            progress: Callable[[str], None] = log.info) -> ReleaseResult:
+            progress: Callable[[str], None] = log.info, recorder: Any = None) -> ReleaseResult:
+    """`recorder` (pipeline.record.Recorder), when given, gets every step as it finishes or fails."""
     from pipeline.steps.bake import bake
     from pipeline.steps.promote import promote
     from pipeline.steps.smoke import smoke
@@ -50,7 +59,11 @@ def release(ctx: Context, *, app_version: str, build_number: int | None = None, 
     def timed(name: str, call: Callable[[], Any]) -> Any:
         progress(f"== {name}")
         started = time.monotonic()
-        result = call()
+        if recorder is not None:
+            with recorder.step(name) as run:
+                result = run.keep(call())
+        else:
+            result = call()
         done.append((name, result, time.monotonic() - started))
         progress(f"== {name}: {result.summary}")
         return result
@@ -62,7 +75,7 @@ def release(ctx: Context, *, app_version: str, build_number: int | None = None, 
         return ReleaseResult(app_version, baked.image_version, tuple(done), True)
     timed("stage", lambda: stage(ctx, image_version=baked.image_version, progress=progress))
     timed("smoke", lambda: smoke(ctx, progress=progress))
-    timed("promote", lambda: promote(ctx, progress=progress))
+    note_cutover(recorder, timed("promote", lambda: promote(ctx, progress=progress)))
     return ReleaseResult(app_version, baked.image_version, tuple(done), False)
 
 

@@ -93,5 +93,7 @@ def smoke(ctx: Context, *, report: Path | None = Path(".pipeline/reports/smoke.x
         return result
     ctx.record("smoke_failed", fleet=staged.name, summary=result.summary)
     failed = [o for o in outcomes if not o.passed]
-    raise SmokeFailed(f"{result.summary}; fix the app and stage a new version (report: {written})",
+    err = SmokeFailed(f"{result.summary}; fix the app and stage a new version (report: {written})",
                       details=[f"{o.target.name} {o.target.base_url}{o.check.path}: {o.failure}" for o in failed])
+    err.result = result  # the release record shows the per-target table of a failed smoke too
+    raise err

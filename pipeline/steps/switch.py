@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 from pipeline import bluegreen
 from pipeline import smoke as checks
@@ -28,6 +29,48 @@ class Verification:
     rounds: int
     seconds: float
     last_failure: str | None
+
+
+@dataclass
+class Cutover:
+    """Production traffic sampled while traffic moves: what users saw, and when the swap was made."""
+
+    url: str
+    version: str
+    samples: tuple = ()
+    swap_offset_s: float | None = None
+    _sampler: object = None
+
+    def mark_swap(self) -> None:
+        if self._sampler is not None:
+            self.swap_offset_s = self._sampler.offset()
+
+    def summary(self) -> dict:
+        from pipeline import traffic
+
+        took = traffic.cutover_seconds(list(self.samples), version=self.version, since=self.swap_offset_s or 0.0)
+        return {"requests": len(self.samples), "failures": traffic.failures(list(self.samples)),
+                "cutover_seconds": round(took, 3) if took is not None else None}
+
+
+CUTOVER_TAIL_S = 1.0     # keep sampling this long after verification, so the chart shows the settled state
+
+
+@contextmanager
+def sample_production(ctx: Context, *, version: str) -> Iterator[Cutover]:
+    """A constant light load on production's /version for the duration of the block (and a short tail)."""
+    from pipeline.traffic import Sampler
+
+    cutover = Cutover(url=production_url(ctx) + "/version", version=version)
+    sampler = Sampler(url=cutover.url, rate_per_s=20, threads=2, timeout_s=2.0, max_seconds=600)
+    cutover._sampler = sampler
+    sampler.start()
+    try:
+        yield cutover
+        time.sleep(CUTOVER_TAIL_S)
+    finally:
+        sampler.stop()
+        cutover.samples = tuple(sampler.samples)
 
 
 def production_url(ctx: Context) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -22,8 +23,10 @@ def configure_logging(*, verbose: bool = False) -> None:
     handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    verbose = verbose or os.environ.get("PIPELINE_VERBOSE", "") not in ("", "0")
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    logging.getLogger("pipeline").setLevel(logging.DEBUG if verbose else logging.INFO)
+    # The steps tell their story through `progress`; their log lines are for PIPELINE_VERBOSE=1.
+    logging.getLogger("pipeline").setLevel(logging.DEBUG if verbose else logging.WARNING)
     for noisy in ("azure", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

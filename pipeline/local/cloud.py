@@ -34,6 +34,9 @@ class LocalPaths:
     root: Path = Path(".pipeline/local")
     arm_port: int = int(os.environ.get("PIPELINE_LOCAL_ARM_PORT", "8443"))
     blob_port: int = int(os.environ.get("PIPELINE_LOCAL_BLOB_PORT", "10000"))
+    # Second octet of the 127.x addresses its frontends bind (instances: +1); a second local cloud on the same
+    # machine needs its own, else its load balancer frontends collide with the first one's.
+    loopback_block: int = int(os.environ.get("PIPELINE_LOCAL_LOOPBACK_BLOCK", "20"))
 
     @property
     def cloud_file(self) -> Path:
@@ -82,7 +85,8 @@ def up(paths: LocalPaths = LocalPaths(), *, timeout_s: float = 60) -> LocalCloud
         return read_cloud_file(paths.cloud_file)
     env = {**os.environ, "EMULATOR_BLOB_CONNECTION_STRING": azurite.connection_string}
     argv = [sys.executable, "-m", "pipeline.emulator", "--state-dir", str(paths.state_dir),
-            "--cloud-file", str(paths.cloud_file), "--port", str(paths.arm_port)]
+            "--cloud-file", str(paths.cloud_file), "--port", str(paths.arm_port),
+            "--loopback-block", str(paths.loopback_block)]
     paths.cloud_file.unlink(missing_ok=True)
     with (paths.root / EMULATOR_LOG).open("ab") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,

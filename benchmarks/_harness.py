@@ -52,7 +52,7 @@ def local_cloud() -> Iterator[Cloud]:
     from tests.fixtures.localcloud import Arm, StaticToken
 
     root = Path(tempfile.mkdtemp(prefix="bench-"))
-    paths = local.LocalPaths(root=root, arm_port=free_port(), blob_port=free_port())
+    paths = local.LocalPaths(root=root, arm_port=free_port(), blob_port=free_port(), loopback_block=60)
     try:
         local.up(paths)
         info = json.loads(paths.cloud_file.read_text())

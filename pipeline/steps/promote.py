@@ -99,6 +99,7 @@ def _switch(ctx: Context, *, step: str, target: ledger_model.Fleet, replaced: le
         if resumed:
             progress(f"production already sends traffic to {target.color}: a previous {step} switched it; verifying")
         else:
+            timeline.append(("switch requested", time.time()))
             lb = move_traffic(ctx, lb=lb, assignments=assignments, progress=progress)
         cutover.mark_swap()
         timeline.append(("switched", time.time()))

@@ -58,13 +58,13 @@ def stage(c, image_version, capacity=None, env=None, set_=None, json=False, dry_
                 as_json=json, ctx=ctx, task="stage")
 
 
-@task(iterable=["set_"], help={"env": ENV, "set_": SET, "json": JSON,
-                               "report": "JUnit XML path (default .pipeline/reports/smoke.xml)"})
-def smoke(c, report=".pipeline/reports/smoke.xml", env=None, set_=None, json=False):
+@task(iterable=["set_"], help={**COMMON, "report": "JUnit XML path (default .pipeline/reports/smoke.xml)",
+                               "dry_run": "run the checks but record nothing in the ledger"})
+def smoke(c, report=".pipeline/reports/smoke.xml", env=None, set_=None, json=False, dry_run=False):
     """Smoke-test the staged fleet through the staging frontend and on every instance; write JUnit XML."""
     from pathlib import Path
 
-    with cli.context(env=env, overrides=set_) as ctx:
+    with cli.context(env=env, overrides=set_, dry_run=dry_run) as ctx:
         cli.run(lambda: _step("smoke.smoke")(ctx, report=Path(report), progress=cli.progress), as_json=json,
                 ctx=ctx, task="smoke")
 

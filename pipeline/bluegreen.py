@@ -55,6 +55,14 @@ def pool_id(lb: dict, pool: str) -> str:
                           f"or fix load_balancer.backend_pools in pipeline.toml")
 
 
+def nat_pool_id(lb: dict, pool: str) -> str:
+    for candidate in lb.get("properties", {}).get("inboundNatPools", []):
+        if candidate.get("name", "").lower() == pool.lower():
+            return candidate["id"]
+    raise ResourceMissing(f"load balancer {lb.get('name')!r} has no inbound NAT pool {pool!r}; run `invoke infra` "
+                          f"or fix load_balancer.nat_pools in pipeline.toml")
+
+
 def read_traffic(lb: dict, *, production_rule: str, staging_rule: str) -> Traffic:
     production = _pool_name(_rule(lb, production_rule))
     if production is None:

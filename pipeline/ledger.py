@@ -38,6 +38,9 @@ __all__ = [
     "Event",
     "Fleet",
     "Ledger",
+    "ROLLOUT_EVENTS",
+    "RolloutBatch",
+    "RolloutState",
     "empty_ledger",
     "fleets_to_retire",
     "from_json",
@@ -48,6 +51,8 @@ __all__ = [
     "previous_fleet",
     "record",
     "rollback_target",
+    "rollout_state",
+    "running_image_version",
     "staged_fleet",
     "to_json",
 ]
@@ -67,6 +72,20 @@ EVENTS = frozenset(
         "note",  # free text for operators (history only)
     }
 )
+# In-place rollouts: history only (see the module docstring); folded by rollout_state().
+ROLLOUT_EVENTS = frozenset(
+    {
+        "rollout_started",
+        "rollout_resumed",
+        "rollout_batch_started",
+        "rollout_batch_done",
+        "rollout_halted",
+        "rollout_finished",
+        "rollout_rollback_started",
+        "rollout_rolled_back",
+    }
+)
+EVENTS = EVENTS | ROLLOUT_EVENTS
 # State of fleets that are gone or going: retire at once (superseded) or after keep_warm.
 _RETIRE_AT_ONCE = frozenset({"superseded"})
 _RETIRE_AFTER_KEEP_WARM = frozenset({"warm", "failed", "rolled_back"})
@@ -248,8 +267,150 @@ def image_versions_to_delete(ledger: Ledger, *, keep: int) -> tuple[str, ...]:
         if event.image_version and event.image_version not in order:
             order.append(event.image_version)
     in_use = {f.image_version for f in ledger.fleets.values() if f.state != "retired"}
+    for f in ledger.fleets.values():  # an in-place rollout changes what a fleet runs: keep both ends
+        rollout = rollout_state(ledger, f.name) if f.state != "retired" else None
+        if rollout is not None:
+            in_use |= {rollout.image_version, rollout.previous_version}
     newest = set(order[-keep:]) if keep > 0 else set()
     return tuple(v for v in order if v not in in_use and v not in newest)
+
+
+# ---------------------------------------------------------------------------------------------- rollouts
+
+
+@dataclass(frozen=True)
+class RolloutBatch:
+    label: str  # "update domain 2" | "batch 3"
+    domain: int | None  # the update domain (None for percentage batches spanning domains)
+    instances: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"label": self.label, "domain": self.domain, "instances": list(self.instances)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RolloutBatch:
+        return cls(str(data["label"]), data.get("domain"), tuple(str(i) for i in data.get("instances") or ()))
+
+
+@dataclass(frozen=True)
+class RolloutState:
+    """Where the latest in-place rollout of one fleet stands, folded from the history."""
+
+    fleet: str
+    image_version: str  # the version the rollout moves the fleet to
+    previous_version: str  # what the fleet ran before it
+    direction: str  # forward | rollback
+    status: str  # running | halted | finished | rolled_back
+    strategy: str  # "ud" | "percent:N"
+    max_unhealthy: float
+    batches: tuple[RolloutBatch, ...]  # planned when the current direction started
+    done: tuple[str, ...]  # labels of the batches of the current direction that passed their gate
+    upgraded: tuple[str, ...]  # instance ids that passed the forward gate (what a rollback must undo)
+    current: RolloutBatch | None  # started and not done (in flight when killed, or where it halted)
+    reason: str | None  # why it halted
+    started_at: datetime
+    updated_at: datetime
+    resumes: int = 0
+
+    @property
+    def unfinished(self) -> bool:
+        return self.status in ("running", "halted")
+
+    @property
+    def moving_to(self) -> str:
+        """The image version the current direction moves instances to."""
+        return self.previous_version if self.direction == "rollback" else self.image_version
+
+    def describe(self) -> str:
+        verb = "rollback" if self.direction == "rollback" else "rollout"
+        where = f" at {self.current.label}" if self.current else ""
+        extra = f" ({self.reason})" if self.status == "halted" and self.reason else ""
+        return (f"{verb} of {self.fleet} from {self.previous_version} to {self.image_version}: {self.status}{where}, "
+                f"{len(self.done)}/{len(self.batches)} batches done{extra}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"fleet": self.fleet, "image_version": self.image_version, "previous_version": self.previous_version,
+                "direction": self.direction, "status": self.status, "strategy": self.strategy,
+                "max_unhealthy": self.max_unhealthy, "batches": [b.to_json() for b in self.batches],
+                "done": list(self.done), "upgraded": list(self.upgraded),
+                "current": self.current.to_json() if self.current else None, "reason": self.reason,
+                "started_at": _iso(self.started_at), "updated_at": _iso(self.updated_at), "resumes": self.resumes}
+
+
+def rollout_state(ledger: Ledger, fleet: str | None = None) -> RolloutState | None:
+    """Fold the rollout events of `fleet` (of any fleet when None) into the state of its latest rollout."""
+    state: RolloutState | None = None
+    for e in ledger.history:
+        if e.event not in ROLLOUT_EVENTS or (fleet is not None and e.fleet != fleet):
+            continue
+        state = _fold_rollout(state, e)
+    return state
+
+
+def running_image_version(ledger: Ledger, fleet: str) -> str | None:
+    """The image version a fleet's instances run: the staged one, unless an in-place rollout changed it.
+    During an unfinished rollout the fleet is mixed; this answers the version its model points at."""
+    known = ledger.fleets.get(fleet)
+    rollout = rollout_state(ledger, fleet)
+    if rollout is None or rollout.started_at < (known.created_at if known else rollout.started_at):
+        return known.image_version if known else None
+    return rollout.moving_to if rollout.status != "rolled_back" else rollout.previous_version
+
+
+def _batches(e: Event) -> tuple[RolloutBatch, ...]:
+    return tuple(RolloutBatch.from_json(b) for b in e.details.get("batches") or ())
+
+
+def _event_batch(e: Event) -> RolloutBatch:
+    return RolloutBatch(str(e.details.get("batch", "")), e.details.get("domain"),
+                        tuple(str(i) for i in e.details.get("instances") or ()))
+
+
+def _fold_rollout(state: RolloutState | None, e: Event) -> RolloutState | None:
+    d, kind = e.details, e.event
+    if kind == "rollout_started":
+        return RolloutState(
+            fleet=e.fleet, image_version=e.image_version or "", previous_version=str(d.get("previous_version", "")),
+            direction="forward", status="running", strategy=str(d.get("strategy", "ud")),
+            max_unhealthy=float(d.get("max_unhealthy", 0.0)), batches=_batches(e), done=(), upgraded=(),
+            current=None, reason=None, started_at=e.at, updated_at=e.at,
+        )  # fmt: skip
+    if state is None:
+        return None  # progress of a rollout whose start is not in the history: nothing to fold onto
+    at = {"updated_at": e.at}
+    if kind == "rollout_resumed":
+        return dataclasses.replace(state, status="running", reason=None, resumes=state.resumes + 1, **at)
+    if kind == "rollout_batch_started":
+        return dataclasses.replace(state, status="running", current=_event_batch(e), **at)
+    if kind == "rollout_batch_done":
+        batch = _event_batch(e)
+        done = state.done if batch.label in state.done else (*state.done, batch.label)
+        upgraded = state.upgraded
+        if state.direction == "forward":
+            upgraded = tuple(dict.fromkeys((*upgraded, *batch.instances)))
+        else:
+            upgraded = tuple(i for i in upgraded if i not in batch.instances)
+        return dataclasses.replace(state, done=done, upgraded=upgraded, current=None, **at)
+    if kind == "rollout_halted":
+        current = _event_batch(e) if d.get("batch") else state.current
+        return dataclasses.replace(state, status="halted", current=current, reason=str(d.get("reason", "")), **at)
+    if kind == "rollout_finished":
+        return dataclasses.replace(state, status="finished", current=None, reason=None, **at)
+    if kind == "rollout_rollback_started":
+        return dataclasses.replace(state, direction="rollback", status="running", batches=_batches(e), done=(),
+                                   current=None, reason=None, **at)
+    if kind == "rollout_rolled_back":
+        return dataclasses.replace(state, status="rolled_back", current=None, upgraded=(), reason=None, **at)
+    return state
+
+
+def _rollout_event(ledger: Ledger, e: Event) -> Ledger:
+    """History only: check the shape, never change the fleet view."""
+    if e.event == "rollout_started" and (not e.image_version or not e.details.get("previous_version")):
+        raise ValueError("a 'rollout_started' event needs image_version and previous_version")
+    if e.event in ("rollout_batch_started", "rollout_batch_done") and not e.details.get("batch"):
+        raise ValueError(f"a {e.event!r} event needs batch (its label)")
+    return ledger
 
 
 # ---------------------------------------------------------------------------------------------- applying
@@ -371,6 +532,7 @@ _HANDLERS = {
     "promoted": _promoted,
     "rolled_back": _rolled_back,
     "retired": _retired,
+    **{name: _rollout_event for name in ROLLOUT_EVENTS},
 }
 
 

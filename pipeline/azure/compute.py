@@ -1,12 +1,16 @@
-"""Scale-set calls: create a fleet, read its instances with their health, delete it, read boot diagnostics."""
+"""Scale-set calls: create a fleet, read its instances with their health, delete it, read boot diagnostics;
+for in-place rollouts, point the model at another image and manualupgrade chosen instances."""
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
+from typing import Callable
 
 from pipeline.azure.clients import Clients
-from pipeline.azure.errors import azure_call, is_not_found
+from pipeline.azure.errors import azure_call, is_not_found, status_of
+from pipeline.retry import on_conflict, on_throttle
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +26,7 @@ class Instance:
     latest_model: bool
     update_domain: int | None
     ip_configuration_id: str
+    image_id: str = ""       # the imageReference of the model the instance runs (its applied model)
 
     @property
     def ready(self) -> bool:
@@ -52,6 +57,7 @@ def _instance(scale_set_id: str, vm) -> Instance:
         nic_configs = profile.network_interface_configurations
     nic = nic_configs[0].name if nic_configs else "nic"
     ipc = nic_configs[0].ip_configurations[0].name if nic_configs and nic_configs[0].ip_configurations else "ipconfig"
+    reference = vm.storage_profile.image_reference if vm.storage_profile else None
     return Instance(
         instance_id=vm.instance_id, name=vm.name, computer_name=(vm.os_profile.computer_name if vm.os_profile else ""),
         provisioning=(vm.provisioning_state or _status(statuses, "ProvisioningState")).lower(),
@@ -60,6 +66,7 @@ def _instance(scale_set_id: str, vm) -> Instance:
         update_domain=view.platform_update_domain if view else None,
         ip_configuration_id=f"{scale_set_id}/virtualMachines/{vm.instance_id}/networkInterfaces/{nic}"
                             f"/ipConfigurations/{ipc}",
+        image_id=(reference.id or "") if reference else "",
     )
 
 
@@ -126,3 +133,49 @@ def boot_log_tail(clients: Clients, name: str, instance_id: str, *, lines: int =
         log.debug("boot diagnostics of %s/%s unavailable: %s", name, instance_id, type(err).__name__)
         return ""
     return "\n".join(text.splitlines()[-lines:])
+
+
+def model_image_id(scale_set: dict) -> str:
+    """The imageReference id of a scale set's model (as returned by get_scale_set)."""
+    profile = (scale_set.get("properties") or {}).get("virtualMachineProfile") or {}
+    return ((profile.get("storageProfile") or {}).get("imageReference") or {}).get("id") or ""
+
+
+def upgrade_mode(scale_set: dict) -> str:
+    policy = (scale_set.get("properties") or {}).get("upgradePolicy") or {}
+    return str(policy.get("mode") or "Manual")
+
+
+def set_image(clients: Clients, name: str, image_id: str, *, sleep: Callable[[float], None] = time.sleep) -> dict:
+    """PATCH the scale set model's imageReference (instances keep running the old one until manualupgrade).
+    A PATCH: the SDK does not retry its 429s, so we do, honouring Retry-After."""
+    s = clients.settings
+    body = {"properties": {"virtualMachineProfile": {"storageProfile": {"imageReference": {"id": image_id}}}}}
+    with azure_call(f"setting the image of scale set {name}", missing="the fleet is gone; run `invoke status`"):
+        return on_throttle(sleep=sleep)(lambda: clients.compute.virtual_machine_scale_sets.begin_update(
+            s.resource_group, name, body).result()).as_dict()
+
+
+def _busy(err: BaseException) -> bool:
+    return status_of(err) == 409
+
+
+def manual_upgrade(clients: Clients, name: str, instance_ids: list[str], *,
+                   sleep: Callable[[float], None] = time.sleep) -> None:
+    """POST manualupgrade for exactly `instance_ids` and wait for the operation. A 429 on the POST (which the
+    SDK does not retry) is retried honouring Retry-After; a 409 (an operation still running on those instances,
+    e.g. one a killed run started) is retried briefly. A failed operation is logged, not raised: the health gate
+    that follows sees the instances' state and decides."""
+    from azure.core.exceptions import HttpResponseError
+
+    s = clients.settings
+    vmss = clients.compute.virtual_machine_scale_sets
+    with azure_call(f"upgrading instances {', '.join(instance_ids)} of {name}",
+                    missing="the fleet or an instance is gone; run `invoke status`"):
+        poller = on_conflict(is_conflict=_busy, sleep=sleep)(lambda: on_throttle(sleep=sleep)(
+            lambda: vmss.begin_update_instances(s.resource_group, name, {"instanceIds": list(instance_ids)})))
+    try:
+        poller.result()
+    except HttpResponseError as err:
+        log.warning("manualupgrade of %s %s ended with %s; the health gate decides", name, instance_ids,
+                    status_of(err) or type(err).__name__)

@@ -1,0 +1,394 @@
+"""`invoke rollout`: move a fleet to another image in place, one update domain (or percentage batch) at a time.
+
+Facts first (ledger, load balancer, the scale set and its instances), then the plan (pipeline/rollout.py),
+then the changes: record the start, point the scale set model at the image (upgrade policy Manual), and per
+batch: check the unhealthy share outside it, record the batch, manualupgrade exactly its instances, wait at
+the health gate (provisioned, latest model, Application Health healthy, Up behind the rule that serves the
+fleet), record it done, pause. Only one batch is ever out of service.
+
+Stopping: over the unhealthy threshold the rollout records `rollout_halted` and raises RolloutHalted (exit
+12) with the instances, their health and their boot log tail; nothing else is touched. The ledger holds the
+progress, so `resume=True` continues a halted or killed rollout (re-checking the batch that was in flight),
+and `rollback=True` takes the upgraded domains back to the previous image the same way, domain by domain.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from pipeline import bluegreen, naming
+from pipeline import ledger as ledger_model
+from pipeline import rollout as plans
+from pipeline.azure import compute, gallery, network
+from pipeline.azure.compute import Instance
+from pipeline.errors import ConfigError, NotReady, ResourceMissing, RolloutHalted, StateMismatch
+from pipeline.ledger import RolloutBatch, RolloutState
+from pipeline.steps.context import Context
+
+log = logging.getLogger(__name__)
+
+POLL_S = 1.0  # health gate polling interval
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    label: str
+    instances: tuple[str, ...]
+    seconds: float
+    upgraded: tuple[str, ...]  # the ones manualupgrade was called for (fewer on a resume)
+    tolerated: tuple[str, ...] = ()  # unhealthy but within the threshold
+
+    def to_json(self) -> dict:
+        return {"batch": self.label, "instances": list(self.instances), "seconds": round(self.seconds, 2),
+                "upgraded": list(self.upgraded), "tolerated_unhealthy": list(self.tolerated)}
+
+
+@dataclass(frozen=True)
+class RolloutResult:
+    plan: plans.RolloutPlan
+    dry_run: bool
+    batches: tuple[BatchOutcome, ...] = ()
+    seconds: float = 0.0
+    unhealthy: tuple[str, ...] = field(default=())  # at the end, within the threshold
+    state: str = ""  # the ledger's rollout status afterwards
+
+    @property
+    def summary(self) -> str:
+        p = self.plan
+        if self.dry_run:
+            return "dry run: " + "; ".join(p.lines())
+        if not p.batches:
+            return f"{p.fleet} already runs {p.image_version} on every instance: nothing to do"
+        verb = "rolled back" if p.direction == "rollback" else "rolled out"
+        tail = f"; unhealthy within the threshold: {', '.join(self.unhealthy)}" if self.unhealthy else ""
+        return (f"{verb} {p.fleet} to {p.image_version} in {len(self.batches)} batches "
+                f"({sum(len(b.instances) for b in self.batches)} instances) in {self.seconds:.0f}s{tail}")
+
+    def lines(self) -> list[str]:
+        if self.dry_run:
+            return ["dry run:", *self.plan.lines()]
+        out = [f"{b.label:16} {len(b.instances)} instances ({', '.join(b.instances)}) {b.seconds:6.1f}s"
+               for b in self.batches]
+        return [*out, self.summary]
+
+    def to_json(self) -> dict:
+        return {"step": "rollout", "dry_run": self.dry_run, **self.plan.to_json(), "plan": self.plan.lines(),
+                "done": [b.to_json() for b in self.batches], "seconds": round(self.seconds, 2),
+                "unhealthy": list(self.unhealthy), "state": self.state}
+
+
+# ---------------------------------------------------------------------------------------------- facts
+
+
+@dataclass(frozen=True)
+class _Facts:
+    fleet: ledger_model.Fleet
+    scale_set: dict
+    model_image: str
+    rule: str
+    capacity: int
+    instances: tuple[Instance, ...]
+
+
+def _version_of(image_id: str) -> str:
+    return image_id.rstrip("/").rsplit("/versions/", 1)[-1] if "/versions/" in image_id else image_id
+
+
+def _pick_fleet(ctx: Context, ledger: ledger_model.Ledger, fleet: str | None) -> ledger_model.Fleet:
+    s = ctx.settings
+    if fleet is None:
+        live = ledger_model.live_fleet(ledger)
+        if live is None:
+            raise NotReady(f"nothing is live in {s.environment} to roll out to; release a first version "
+                           f"(`invoke release`) or name a fleet with --fleet")
+        return live
+    known = ledger.fleets.get(fleet)
+    if known is None or known.state == "retired":
+        raise NotReady(f"fleet {fleet} is not a fleet of {s.environment} that still exists"
+                       f"{' (it was retired)' if known else ''}; see `invoke status`")
+    return known
+
+
+def _rule_for(ctx: Context, fleet: ledger_model.Fleet, ledger: ledger_model.Ledger) -> str:
+    """The production rule when the fleet is live, else the staging rule; checked against the load balancer."""
+    lb_settings = ctx.settings.load_balancer
+    p = lb_settings.backend_pools
+    pools = {"blue": p.blue, "green": p.green}
+    lb = network.get_load_balancer(ctx.clients, lb_settings.name)
+    traffic = bluegreen.read_traffic(lb, production_rule=lb_settings.production_rule.name,
+                                     staging_rule=lb_settings.staging_rule.name)
+    live_color = bluegreen.live_color(traffic, pools)
+    if ledger.live == fleet.name:
+        if live_color != fleet.color:
+            raise StateMismatch(f"the ledger says {fleet.name} ({fleet.color}) is live but the production rule sends "
+                                f"traffic to {traffic.production_pool} ({live_color}); find out who changed the load "
+                                f"balancer before rolling out")
+        return lb_settings.production_rule.name
+    if (traffic.staging_pool or "").lower() != pools[fleet.color].lower():
+        raise NotReady(f"fleet {fleet.name} is neither live nor behind the staging rule, so no probe can gate its "
+                       f"instances; stage it again or roll out the live fleet")
+    return lb_settings.staging_rule.name
+
+
+def _facts(ctx: Context, ledger: ledger_model.Ledger, fleet_name: str | None) -> _Facts:
+    c = ctx.clients
+    fleet = _pick_fleet(ctx, ledger, fleet_name)
+    scale_set = compute.get_scale_set(c, fleet.name)
+    if scale_set is None:
+        raise ResourceMissing(f"scale set {fleet.name} does not exist although the ledger lists it "
+                              f"({fleet.state}); run `invoke status`")
+    mode = compute.upgrade_mode(scale_set)
+    if mode.lower() != "manual":
+        raise NotReady(f"scale set {fleet.name} has upgrade policy {mode}; an in-place rollout needs Manual (it "
+                       f"decides which instances upgrade when)")
+    capacity = int((scale_set.get("sku") or {}).get("capacity") or 0)
+    instances = tuple(compute.instances(c, fleet.name, ctx.ids.scale_set(fleet.name)))
+    return _Facts(fleet, scale_set, compute.model_image_id(scale_set), _rule_for(ctx, fleet, ledger),
+                  max(capacity, len(instances)), instances)
+
+
+def _probe_up(ctx: Context, rule: str, instances) -> frozenset[str]:
+    members = {i.ip_configuration_id.lower() for i in instances}
+    return frozenset(b.ip_configuration_id.lower() for b in network.rule_health(ctx.clients, rule)
+                     if b.up and b.ip_configuration_id.lower() in members)
+
+
+# ---------------------------------------------------------------------------------------------- deciding
+
+
+@dataclass(frozen=True)
+class _Decision:
+    plan: plans.RolloutPlan
+    image_id: str  # what instances move to
+    state: RolloutState | None  # the rollout being resumed or rolled back
+    start_event: str | None  # "rollout_started" | "rollout_rollback_started" | None (resume)
+
+
+def _decide(ctx: Context, facts: _Facts, state: RolloutState | None, *, image_version: str | None,
+            spec: plans.BatchSpec, max_unhealthy: float, resume: bool, rollback: bool) -> _Decision:
+    s, f = ctx.settings, facts
+    ids = ctx.ids
+
+    def image_id_of(version: str) -> str:
+        return ids.gallery_image_version(s.image.gallery, s.image.definition, version)
+
+    def make(direction: str, target: str, source: str, batches, *, resumed: bool, strategy: str,
+             threshold: float) -> plans.RolloutPlan:
+        return plans.RolloutPlan(fleet=f.fleet.name, direction=direction, image_version=target, from_version=source,
+                                 strategy=strategy, max_unhealthy=threshold, fleet_size=f.capacity, rule=f.rule,
+                                 batches=batches, set_model=not plans.same_image(f.model_image, image_id_of(target)),
+                                 resumed=resumed)
+
+    unfinished = state is not None and state.unfinished
+    if rollback:
+        if state is None or state.status == "rolled_back":
+            raise NotReady(f"nothing to roll back on {f.fleet.name}: "
+                           + ("its last rollout was already rolled back" if state else "it never had a rollout")
+                           + "; use `invoke rollout --image-version V` to move it to a version")
+        if image_version and image_version != state.image_version:
+            raise ConfigError(f"--rollback undoes the rollout to {state.image_version}, not {image_version}; drop "
+                              f"--image-version")
+        target = state.previous_version
+        spec_used = plans.parse_batch(state.strategy)
+        reverse = True
+        continuing = state.direction == "rollback" and unfinished
+        if continuing:
+            batches = plans.resume_batches(state, f.instances, image_id=image_id_of(target), spec=spec_used,
+                                           fleet_size=f.capacity, reverse=reverse)
+        else:
+            batches = plans.plan_batches(f.instances, image_id=image_id_of(target), spec=spec_used,
+                                         fleet_size=f.capacity, reverse=reverse)
+        plan = make("rollback", target, state.image_version, batches, resumed=continuing, strategy=spec_used.text,
+                    threshold=state.max_unhealthy)
+        return _Decision(plan, image_id_of(target), state, None if continuing else "rollout_rollback_started")
+
+    if resume:
+        if not unfinished:
+            raise NotReady(f"nothing to resume on {f.fleet.name}: "
+                           + (f"its last rollout is {state.status}" if state else "it never had a rollout")
+                           + "; start one with `invoke rollout --image-version V`")
+        if image_version and image_version != state.image_version:
+            raise ConfigError(f"--resume continues the rollout to {state.image_version}, not {image_version}; "
+                              f"drop --image-version, or `invoke rollout --rollback` first")
+        direction = state.direction
+        target = state.moving_to
+        spec_used = plans.parse_batch(state.strategy)
+        batches = plans.resume_batches(state, f.instances, image_id=image_id_of(target), spec=spec_used,
+                                       fleet_size=f.capacity, reverse=direction == "rollback")
+        source = state.image_version if direction == "rollback" else state.previous_version
+        plan = make(direction, target, source, batches, resumed=True, strategy=spec_used.text,
+                    threshold=state.max_unhealthy)
+        return _Decision(plan, image_id_of(target), state, None)
+
+    if not image_version:
+        raise ConfigError("give the image version to roll out (--image-version V), or --resume / --rollback")
+    naming.check_gallery_image_version(image_version)
+    if unfinished:
+        raise NotReady(f"{state.describe()}; continue it with `invoke rollout --resume`, or return the upgraded "
+                       f"domains to {state.previous_version} with `invoke rollout --rollback`")
+    if gallery.get_image_version(ctx.clients, image_version) is None:
+        raise ResourceMissing(f"image version {image_version} does not exist in {s.image.gallery}/"
+                              f"{s.image.definition}; bake it (`invoke bake`) or pick one from `invoke status`")
+    target_id = image_id_of(image_version)
+    batches = plans.plan_batches(f.instances, image_id=target_id, spec=spec, fleet_size=f.capacity)
+    source = _version_of(f.model_image) if not plans.same_image(f.model_image, target_id) else (
+        _version_of(next((i.image_id for i in f.instances if not plans.same_image(i.image_id, target_id)),
+                         f.model_image)))
+    plan = make("forward", image_version, source, batches, resumed=False, strategy=spec.text,
+                threshold=max_unhealthy)
+    return _Decision(plan, target_id, None, "rollout_started" if batches or plan.set_model else None)
+
+
+# ---------------------------------------------------------------------------------------------- acting
+
+
+def _details(ctx: Context, fleet: str, bad: tuple[Instance, ...], probe_up: frozenset[str]) -> list[str]:
+    lines = []
+    for i in bad:
+        probe = "Up" if i.ip_configuration_id.lower() in probe_up else "Down"
+        lines.append(f"{i.describe()}, update domain {i.update_domain}, image {_version_of(i.image_id)}"
+                     f"{'' if i.latest_model else ' (not the latest model)'}, load balancer probe {probe}")
+        tail = compute.boot_log_tail(ctx.clients, fleet, i.instance_id)
+        lines.extend(f"    | {line}" for line in tail.splitlines())
+    return lines
+
+
+def _halt(ctx: Context, plan: plans.RolloutPlan, batch: RolloutBatch | None, bad: tuple[Instance, ...],
+          probe_up: frozenset[str], *, why: str, missing: tuple[str, ...] = ()) -> RolloutHalted:
+    names = [i.instance_id for i in bad] + list(missing)
+    share = len(names) / max(1, plan.fleet_size)
+    where = batch.label if batch else "the start"
+    ctx.record("rollout_halted", fleet=plan.fleet, image_version=plan.image_version,
+               batch=batch.label if batch else None, domain=batch.domain if batch else None,
+               instances=list(batch.instances) if batch else [], unhealthy=names, reason=why)
+    verb = "rollback" if plan.direction == "rollback" else "rollout"
+    hint = ("fix what stops those instances, then `invoke rollout --rollback --resume`" if plan.direction == "rollback"
+            else "`invoke rollout --rollback` returns the upgraded domains to the previous image; "
+                 "`invoke rollout --resume` retries once fixed")
+    details = _details(ctx, plan.fleet, bad, probe_up) + [f"instance {m}: gone from the scale set" for m in missing]
+    return RolloutHalted(
+        f"{verb} of {plan.fleet} to {plan.image_version} halted at {where}: {why} ({len(names)}/{plan.fleet_size} "
+        f"unhealthy = {share:.0%}, allowed {plan.max_unhealthy:.0%}: {', '.join(names) or 'none'}); {hint}",
+        details=details)
+
+
+def _run_batch(ctx: Context, plan: plans.RolloutPlan, batch: RolloutBatch, *, image_id: str, timeout_s: float,
+               progress: Callable[[str], None], sleep: Callable[[float], None]) -> BatchOutcome:
+    c = ctx.clients
+    scale_set_id = ctx.ids.scale_set(plan.fleet)
+    started = time.monotonic()
+    instances = compute.instances(c, plan.fleet, scale_set_id)
+    probe_up = _probe_up(ctx, plan.rule, instances)
+    # Before: the instances outside this batch that are already out of service.
+    pending_rollback = set()
+    if plan.direction == "rollback":
+        pending_rollback = {i.instance_id for i in instances if not plans.same_image(i.image_id, image_id)}
+    elsewhere = plans.unhealthy(instances, probe_up, exclude=set(batch.instances) | pending_rollback)
+    if plans.over_threshold(len(elsewhere), fleet_size=plan.fleet_size, max_unhealthy=plan.max_unhealthy):
+        raise _halt(ctx, plan, batch, elsewhere, probe_up,
+                    why=f"instances outside {batch.label} are unhealthy, taking it down would exceed the threshold")
+    by_id = {i.instance_id: i for i in instances}
+    to_upgrade = [i for i in batch.instances if i in by_id and not plans.is_on(by_id[i], image_id)]
+    ctx.record("rollout_batch_started", fleet=plan.fleet, image_version=plan.image_version, batch=batch.label,
+               domain=batch.domain, instances=list(batch.instances), direction=plan.direction)
+    if to_upgrade:
+        progress(f"{batch.label}: manualupgrade {', '.join(to_upgrade)}")
+        compute.manual_upgrade(c, plan.fleet, to_upgrade, sleep=sleep)
+    else:
+        progress(f"{batch.label}: already upgraded; checking health")
+    last: plans.Gate | None = None
+    shown = ""
+    while True:
+        instances = compute.instances(c, plan.fleet, scale_set_id)
+        probe_up = _probe_up(ctx, plan.rule, instances)
+        last = plans.gate(batch, instances, image_id=image_id, probe_up=probe_up)
+        text = last.describe(len(batch.instances))
+        if text != shown:
+            progress(f"{batch.label}: {text} ({time.monotonic() - started:.0f}s)")
+            shown = text
+        if last.passed or last.final or time.monotonic() - started >= timeout_s:
+            break
+        sleep(POLL_S)
+    # After: every instance of the fleet counts.
+    bad = plans.unhealthy(instances, probe_up)
+    bad_ids = tuple(i.instance_id for i in bad) + last.missing
+    if plans.over_threshold(len(bad_ids), fleet_size=plan.fleet_size, max_unhealthy=plan.max_unhealthy):
+        why = ("its instances did not become healthy within "
+               f"{timeout_s:.0f}s" if not last.final else "an instance failed to provision or disappeared")
+        raise _halt(ctx, plan, batch, bad, probe_up, why=why, missing=last.missing)
+    if bad_ids:
+        progress(f"{batch.label}: unhealthy but within the {plan.max_unhealthy:.0%} threshold: {', '.join(bad_ids)}")
+    ctx.record("rollout_batch_done", fleet=plan.fleet, image_version=plan.image_version, batch=batch.label,
+               domain=batch.domain, instances=[i for i in batch.instances if i not in last.missing],
+               unhealthy=list(bad_ids), direction=plan.direction)
+    return BatchOutcome(batch.label, batch.instances, time.monotonic() - started, tuple(to_upgrade), bad_ids)
+
+
+def rollout(ctx: Context, *, image_version: str | None = None, fleet: str | None = None, batch: str = "ud",
+            max_unhealthy: float = 0.0, pause_s: float = 0.0, resume: bool = False, rollback: bool = False,
+            batch_timeout_s: float | None = None, progress: Callable[[str], None] = log.info,
+            sleep: Callable[[float], None] = time.sleep) -> RolloutResult:
+    """Move `fleet` (default: the live one) to `image_version` in place, batch by batch, health-gated.
+
+    `batch`: "ud" (one update domain at a time) or "percent:N". `max_unhealthy`: the share of the fleet that
+    may be unhealthy before the rollout halts (0.0: any). `batch_timeout_s`: how long a batch may take to pass
+    its gate (default: timeouts.stage_health). Raises RolloutHalted, NotReady, ConfigError, ResourceMissing.
+    """
+    spec = plans.parse_batch(batch)
+    threshold = plans.check_max_unhealthy(max_unhealthy)
+    if pause_s < 0:
+        raise ConfigError(f"--pause {pause_s} is negative; give seconds to wait between batches, e.g. 30")
+    timeout_s = batch_timeout_s if batch_timeout_s is not None else ctx.settings.timeouts.stage_health.total_seconds()
+    started = time.monotonic()
+    with ctx.lock("rollout") as lock:
+        ledger = ctx.ledger()
+        target_fleet = _pick_fleet(ctx, ledger, fleet)
+        state = ledger_model.rollout_state(ledger, target_fleet.name)
+        if state is not None and state.started_at < target_fleet.created_at:
+            state = None  # a rollout of an earlier fleet of the same name
+        facts = _facts(ctx, ledger, target_fleet.name)
+        decision = _decide(ctx, facts, state, image_version=image_version, spec=spec, max_unhealthy=threshold,
+                           resume=resume, rollback=rollback)
+        plan = decision.plan
+        for line in plan.lines():
+            progress(("would " if ctx.dry_run else "") + line)
+        if ctx.dry_run:
+            return RolloutResult(plan, True)
+        if not plan.batches and not plan.set_model and decision.start_event is None and not plan.resumed:
+            return RolloutResult(plan, False, state=state.status if state else "")
+        if decision.start_event == "rollout_started":
+            ctx.record("rollout_started", fleet=plan.fleet, image_version=plan.image_version,
+                       previous_version=plan.from_version, strategy=plan.strategy, max_unhealthy=plan.max_unhealthy,
+                       batches=[b.to_json() for b in plan.batches], fleet_size=plan.fleet_size, rule=plan.rule)
+        elif decision.start_event == "rollout_rollback_started":
+            ctx.record("rollout_rollback_started", fleet=plan.fleet, image_version=plan.from_version,
+                       batches=[b.to_json() for b in plan.batches])
+        else:
+            ctx.record("rollout_resumed", fleet=plan.fleet, image_version=plan.from_version
+                       if plan.direction == "rollback" else plan.image_version, direction=plan.direction,
+                       batches=[b.to_json() for b in plan.batches])
+        if plan.set_model:
+            progress(f"setting the model of {plan.fleet} to image {plan.image_version}")
+            compute.set_image(ctx.clients, plan.fleet, decision.image_id, sleep=sleep)
+        done: list[BatchOutcome] = []
+        for n, b in enumerate(plan.batches):
+            if lock is not None:
+                lock.check()
+            if n and pause_s:
+                progress(f"pausing {pause_s:.0f}s before {b.label}")
+                sleep(pause_s)
+            done.append(_run_batch(ctx, plan, b, image_id=decision.image_id, timeout_s=timeout_s, progress=progress,
+                                   sleep=sleep))
+        instances = compute.instances(ctx.clients, plan.fleet, ctx.ids.scale_set(plan.fleet))
+        probe_up = _probe_up(ctx, plan.rule, instances)
+        bad = plans.unhealthy(instances, probe_up)
+        if plans.over_threshold(len(bad), fleet_size=plan.fleet_size, max_unhealthy=plan.max_unhealthy):
+            raise _halt(ctx, plan, None, bad, probe_up, why="the fleet is unhealthy after the last batch")
+        finish = "rollout_rolled_back" if plan.direction == "rollback" else "rollout_finished"
+        ctx.record(finish, fleet=plan.fleet, image_version=plan.image_version,
+                   unhealthy=[i.instance_id for i in bad])
+    return RolloutResult(plan, False, tuple(done), time.monotonic() - started, tuple(i.instance_id for i in bad),
+                         "rolled_back" if plan.direction == "rollback" else "finished")

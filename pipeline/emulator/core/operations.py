@@ -66,7 +66,10 @@ class Operations:
         Faults set on the request apply here: `slow` delays the work, `fail_provisioning` fails it.
         `on_failed` lets the owner mark its resource Failed.
         """
-        op = Operation(id=str(uuid.uuid4()), namespace=namespace, location=location or "local",
+        # Operation URLs name the region as Azure spells it in paths: "West US" -> "westus" (a space would
+        # make the Azure-AsyncOperation URL invalid for clients that use it verbatim).
+        region = "".join((location or "local").split()).lower()
+        op = Operation(id=str(uuid.uuid4()), namespace=namespace, location=region,
                        name=req.route.operation)
         delay, failure = req.extra_delay, req.fail_provisioning
         req.extra_delay = 0.0  # consumed by the operation, not the reply

@@ -208,6 +208,30 @@ async def _version_source(req: ArmRequest, props: dict, location: str) -> str:
     return uri
 
 
+def _disk_images(req: ArmRequest, storage: dict) -> None:
+    """osDiskImage and dataDiskImages as Azure reports them: a version made from a managed image has one data
+    disk image per data disk of the image (hostCaching from the request's entry with the same lun), and every
+    disk image has a size (the source disk's, else 30 GB) and a host caching mode."""
+    source = catalog(req).find((storage.get("source") or {}).get("id") or "")
+    image_disks = (source.properties.get("storageProfile") or {}) if source is not None and source.kind == IMAGE \
+        else {}
+    os_disk_image = storage.setdefault("osDiskImage", {})
+    os_disk_image.setdefault("hostCaching", "None")
+    os_disk_image.setdefault("sizeInGB", (image_disks.get("osDisk") or {}).get("diskSizeGB") or 30)
+    requested = {d.get("lun"): d for d in storage.get("dataDiskImages") or [] if isinstance(d, dict)}
+    if image_disks:
+        storage["dataDiskImages"] = [{"lun": disk.get("lun"), "sizeInGB": disk.get("diskSizeGB") or 30,
+                                      "hostCaching": (requested.get(disk.get("lun")) or {}).get("hostCaching",
+                                                                                                "None")}
+                                     for disk in image_disks.get("dataDisks") or [] if isinstance(disk, dict)]
+    else:
+        storage.setdefault("dataDiskImages", [])
+        for disk in storage["dataDiskImages"]:
+            if isinstance(disk, dict):
+                disk.setdefault("hostCaching", "None")
+                disk.setdefault("sizeInGB", 30)
+
+
 async def version_put(req: ArmRequest) -> Reply:
     body = req.json()
     req.cloud.resources.require(req.subscription, req.resource_group)
@@ -235,10 +259,7 @@ async def version_put(req: ArmRequest) -> Reply:
         target.setdefault("regionalReplicaCount", publishing["replicaCount"])
         target.setdefault("storageAccountType", publishing["storageAccountType"])
         target.setdefault("excludeFromLatest", False)
-    os_disk_image = props["storageProfile"].setdefault("osDiskImage", {})
-    os_disk_image.setdefault("hostCaching", "None")
-    os_disk_image.setdefault("sizeInGB", 30)
-    props["storageProfile"].setdefault("dataDiskImages", [])
+    _disk_images(req, props["storageProfile"])
     safety = props.setdefault("safetyProfile", {})
     safety.setdefault("allowDeletionOfReplicatedLocations", True)
     safety.setdefault("reportedForPolicyViolation", False)

@@ -90,20 +90,28 @@ def vm_instance_view(backend: "ComputeBackend", ss: ScaleSet, vm: Vm) -> dict:
                 "ProvisioningState/succeeded", "Ready", message="GuestAgent is running and processing the extensions.",
                 time=vm.status_time)], "extensionHandlers": []},
             "disks": [{"name": os_disk_name(ss, vm), "statuses": [status("ProvisioningState/succeeded",
-                                                                        "Provisioning succeeded")]}],
+                                                                        "Provisioning succeeded",
+                                                                        time=vm.time_created)]}],
             "statuses": statuses}
-    ext = app_health_extension(vm.model)
-    if ext is not None:
+    health = app_health_extension(vm.model)
+    extensions = [e for e in ((vm.model.get("extensionProfile") or {}).get("extensions") or [])
+                  if isinstance(e, dict)]
+    for ext in extensions:   # every extension of the model is reported; only Application Health really runs
         props = ext.get("properties") or {}
         handler = f"{props.get('publisher')}.{props.get('type')}"
-        view["vmAgent"]["extensionHandlers"].append({"type": handler, "typeHandlerVersion": props.get(
-            "typeHandlerVersion", "1.0"), "status": status("Ready", "Ready")})
-        view["extensions"] = [{"name": ext.get("name"), "type": handler,
-                               "typeHandlerVersion": props.get("typeHandlerVersion", "1.0"),
-                               "statuses": [status("ProvisioningState/succeeded", "Provisioning succeeded",
-                                                   message=f"Application health: {vm.health}")],
-                               "substatuses": [status(f"ComponentStatus/ApplicationHealthState/{vm.health}",
-                                                      vm.health.capitalize())]}]
+        version = props.get("typeHandlerVersion", "1.0")
+        view["vmAgent"]["extensionHandlers"].append({"type": handler, "typeHandlerVersion": version,
+                                                     "status": status("Ready", "Ready", time=vm.status_time,
+                                                                     message="Plugin enabled")})
+        entry = {"name": ext.get("name"), "type": handler, "typeHandlerVersion": version,
+                 "statuses": [status("ProvisioningState/succeeded", "Provisioning succeeded", time=vm.status_time,
+                                     message=f"Application health: {vm.health}" if ext is health
+                                     else "Enable succeeded.")]}
+        if ext is health:
+            entry["substatuses"] = [status(f"ComponentStatus/ApplicationHealthState/{vm.health}",
+                                           vm.health.capitalize(), time=vm.status_time)]
+        view.setdefault("extensions", []).append(entry)
+    if health is not None:
         view["vmHealth"] = {"status": status(f"HealthState/{vm.health}", HEALTH_TEXT[vm.health],
                                              level="Info" if vm.health == "healthy" else "Warning",
                                              time=vm.status_time)}
@@ -166,9 +174,9 @@ def scale_set_instance_view(backend: "ComputeBackend", ss: ScaleSet) -> dict:
             "orchestrationServices": [{"serviceName": "AutomaticRepairs", "serviceState": "NotRunning"}]}
     extensions = {}
     for vm in vms:
-        ext = app_health_extension(vm.model)
-        if ext is not None:
-            extensions.setdefault(ext.get("name"), Counter())["ProvisioningState/succeeded"] += 1
+        for ext in ((vm.model.get("extensionProfile") or {}).get("extensions") or []):
+            if isinstance(ext, dict):
+                extensions.setdefault(ext.get("name"), Counter())["ProvisioningState/succeeded"] += 1
     view["extensions"] = [{"name": name, "statusesSummary": [{"code": c, "count": n} for c, n in counts.items()]}
                           for name, counts in extensions.items()]
     return view

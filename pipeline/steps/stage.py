@@ -95,6 +95,7 @@ def make_plan(ctx: Context, *, image_version: str, capacity: int | None) -> tupl
     ledger = ctx.ledger()
     check_ledger_matches(ledger, live_color=live_color, production_pool=traffic.production_pool)
     if gallery.get_image_version(c, image_version) is None:
+        gallery.list_image_versions(c)  # a missing gallery or definition: ResourceMissing saying to run infra
         raise ResourceMissing(f"image version {image_version} does not exist in {s.image.gallery}/"
                               f"{s.image.definition}; bake it (`invoke bake`) or pick one from `invoke status`")
     name = naming.fleet_name(s.app, s.environment, image_version)

@@ -137,7 +137,8 @@ def image_version_from_app_version(app_version: str, *, build_number: int | None
     A tagged release keeps its number: "1.4.2" -> "1.4.2", "v1.4" -> "1.4.0" ("+meta" is ignored), so the
     image, the fleet name and the app's /version agree. A development build between releases carries its
     build in PATCH as (PATCH+1)*1000 + build: git describe "1.4.2-3-g1a2b3c4" -> "1.4.3003"; a pre-release
-    or dirty tree needs the CI `build_number`: ("1.5.0-rc.1", build_number=7) -> "1.5.1007". Development
+    or dirty tree needs the CI `build_number`: ("1.5.0-rc.1", build_number=7) -> "1.5.1007"; a release ignores
+    it: ("1.4.0", build_number=7) -> "1.4.0", so CI may always pass its build number. Development
     images therefore never collide with a release's image (whose PATCH stays below 1000).
     """
     match = _APP_VERSION.match(app_version.strip()) if isinstance(app_version, str) else None
@@ -154,13 +155,14 @@ def image_version_from_app_version(app_version: str, *, build_number: int | None
                 f"app version {app_version!r} is a pre-release or dirty build; pass the CI build number "
                 "(build_number=) to give its image a unique version"
             )
-    if build_number is not None:
+    development = bool(match.group("commits") or match.group("pre") or match.group("dirty"))
+    if development and build_number is not None:
         build = build_number
-    if build == 0 and build_number is None:
+    if not development:  # a tagged release keeps its number, whatever CI's build number is
         if patch >= DEV_BUILDS:
             raise ConfigError(f"app version {app_version!r}: a release's patch number must be below {DEV_BUILDS} "
                               "(larger ones are reserved for development builds); bump the minor version")
-        return check_gallery_image_version(f"{major}.{minor}.{patch}")  # a tagged release keeps its number
+        return check_gallery_image_version(f"{major}.{minor}.{patch}")
     if not 0 <= build < DEV_BUILDS:
         raise ConfigError(
             f"build number {build} of app version {app_version!r} must be 0-{DEV_BUILDS - 1}; tag a new release"

@@ -80,6 +80,8 @@ def test_fleet_name_is_deterministic_and_valid():
         ("1.4.0-12-g1a2b3c4d", None, "1.4.1012"),
         ("1.5.0-rc.1", 7, "1.5.1007"),
         ("1.4.2-3-g1a2b3c4-dirty", 42, "1.4.3042"),
+        ("1.4.0", 7, "1.4.0"),
+        ("1.4.2-3-g1a2b3c4", 42, "1.4.3042"),
     ],
 )
 def test_image_version_from_app_version(app_version, build_number, expected):
@@ -93,7 +95,7 @@ def test_release_and_development_image_versions_never_collide():
     assert images[3] == "1.4.1" and images[4] == "1.4.2001"
 
 
-@pytest.mark.parametrize(("app_version", "build_number"), [("1.5.0-rc.1", None), ("main", None), ("1.4.0", 1000), ("1.4.0-1000-gabcdef0", None)])
+@pytest.mark.parametrize(("app_version", "build_number"), [("1.5.0-rc.1", None), ("main", None), ("1.4.0-rc.1", 1000), ("1.4.0-1000-gabcdef0", None)])
 def test_image_version_refusals(app_version, build_number):
     with pytest.raises(ConfigError):
         naming.image_version_from_app_version(app_version, build_number=build_number)

@@ -141,6 +141,14 @@ def local_down(c):
     cli.run(lambda: cli.local_down())
 
 
+@task(help={"records": "directory of release records (default .pipeline/records)"})
+def summary(c, records=".pipeline/records"):
+    """Print this run's release records as Markdown (for $GITHUB_STEP_SUMMARY or a Jenkins description)."""
+    from pathlib import Path
+
+    cli.run(lambda: cli.records_markdown(Path(records)))
+
+
 @task(help={"env": ENV})
 def lock_break(c, env=None):
     """Break the environment's release lock (only when its holder is known to be dead)."""
@@ -154,4 +162,5 @@ local.add_task(local_down, "down")
 lock = Collection("lock")
 lock.add_task(lock_break, "break")
 
-ns = Collection(infra, bake, stage, smoke, promote, verify, rollback, retire, status, release, demo, local, lock)
+ns = Collection(infra, bake, stage, smoke, promote, verify, rollback, retire, status, release, demo, summary, local,
+                lock)

@@ -209,3 +209,12 @@ def break_lock(ctx: Any) -> _Lines:
     broken = do_break(ctx.clients.blob, container=s.storage.ledger_container, environment=s.environment)
     return _Lines([f"broke the {s.environment} release lock" if broken else f"the {s.environment} lock was free"],
                   {"broken": bool(broken)})
+
+
+def records_markdown(records_dir: Path = Path(".pipeline/records")) -> _Lines:
+    """Markdown of the release records in `records_dir`, oldest first (a CI job summary)."""
+    from pipeline.record import load, to_markdown
+
+    paths = sorted(records_dir.glob("*.json"))
+    parts = [to_markdown(load(p)) for p in paths] or ["_No release record was written in this run._"]
+    return _Lines(["\n\n".join(parts)], {"records": [str(p) for p in paths]})

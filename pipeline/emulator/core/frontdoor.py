@@ -19,6 +19,7 @@ from aiohttp import web
 
 from .errors import (ArmError, AuthenticationFailed, InternalError, MissingApiVersion, ResourceNotFound,
                      Throttled, UnsupportedApiVersion)
+from . import names
 from .request import ArmRequest, Reply
 from .routing import API_VERSIONS
 
@@ -28,6 +29,26 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CLOUD_KEY = web.AppKey("cloud", object)
+MAX_BODY = 4 * 1024 * 1024           # ARM refuses request bodies over 4 MB
+MAX_DRAIN = 256 * 1024 * 1024        # beyond this an oversized body is not read to its end: the connection closes
+
+
+async def read_body(request: web.Request) -> tuple[bytes, int]:
+    """(body, size). The whole body is read even when it is too large, so the answer (413) leaves the keep-alive
+    stream intact; only the first MAX_BODY bytes are kept."""
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(256 * 1024):
+        size += len(chunk)
+        if size <= MAX_BODY:
+            chunks.append(chunk)
+        elif size > MAX_DRAIN:
+            break
+    return b"".join(chunks), size
+
+
+def too_large(size: int) -> ArmError:
+    return ArmError(f"The request content length {size} exceeds the maximum allowed size of {MAX_BODY} bytes.",
+                    code="RequestEntityTooLarge", status=413)
 
 
 class _RateLimits:
@@ -104,16 +125,18 @@ def make_handler(cloud: "Cloud"):
 
     async def handle(request: web.Request) -> web.StreamResponse:
         request_id = str(uuid.uuid4())
-        raw_body = await request.read()
+        raw_body, size = await read_body(request)
         path = request.path
         method = request.method
         operation = "Unknown"
         route = None
         headers = {k.lower(): v for k, v in request.headers.items()}
         query = {k.lower(): v for k, v in request.query.items()}
-        if path.startswith("/_emulator/"):
+        if path.startswith("/_emulator/") and size <= MAX_BODY:
             return await _control(cloud, request, raw_body, headers, query)
         try:
+            if size > MAX_BODY:
+                raise too_large(size)
             authenticate(headers, cloud.options.token)
             route, params, path_known = cloud.router.match(method, path)
             if route is None:
@@ -128,6 +151,8 @@ def make_handler(cloud: "Cloud"):
                 raise ResourceNotFound(f"The subscription '{subscription}' could not be found.",
                                        code="SubscriptionNotFound")
             api_version = check_api_version(query, route.family, path)
+            if method == "PUT":
+                names.check(params, route.name_param)
             req = ArmRequest(cloud=cloud, route=route, method=method, path=path, params=params, query=query,
                              headers=headers, raw_body=raw_body, base_url=f"{request.scheme}://{request.host}",
                              api_version=api_version)
@@ -163,6 +188,8 @@ def make_handler(cloud: "Cloud"):
             log.exception("unhandled error in %s %s", method, path)
             response = render_error(InternalError("The server encountered an internal error; see the "
                                                   "emulator log.", code="InternalServerError"))
+        if size > MAX_DRAIN:
+            response.force_close()
         response.headers["x-ms-request-id"] = request_id
         response.headers["x-ms-correlation-request-id"] = headers.get("x-ms-client-request-id", request_id)
         response.headers.update(limits.headers(route.is_write if route else method != "GET"))

@@ -40,6 +40,12 @@ class Route:
     pattern: re.Pattern
 
     @property
+    def name_param(self) -> str | None:
+        """The path parameter naming the resource this route addresses (its last one)."""
+        found = re.findall(r"\{(\w+)\}", self.template)
+        return found[-1] if found else None
+
+    @property
     def is_write(self) -> bool:
         return self.method in ("PUT", "PATCH", "POST", "DELETE")
 
@@ -52,6 +58,10 @@ def route(method: str, template: str, operation: str, family: str, handler: Hand
 class Router:
     def __init__(self, routes: list[Route]):
         self._routes = routes
+
+    @property
+    def routes(self) -> tuple[Route, ...]:
+        return tuple(self._routes)
 
     def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
         """(route, path params, path_known): path_known tells 405 from 404 when no method matches."""

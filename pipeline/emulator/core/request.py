@@ -49,10 +49,34 @@ class ArmRequest:
             if not isinstance(self._json, dict):
                 raise InvalidRequestContent("The request content was invalid and could not be deserialized: "
                                             "expected a JSON object.")
+            if self.method in ("PUT", "PATCH") and self.route.family != "network":   # network checks its own
+                check_envelope(self._json)
         return self._json
 
     def json_or_empty(self) -> dict:
         return self.json() if self.raw_body.strip() else {}
+
+
+# The resource envelope ARM deserializes before a provider sees the request: JSON type per member.
+ENVELOPE = {"location": (str, "String"), "tags": (dict, "Dictionary`2"), "sku": (dict, "Sku"),
+            "properties": (dict, "Properties"), "zones": (list, "String[]"), "identity": (dict, "Identity"),
+            "plan": (dict, "Plan"), "extendedLocation": (dict, "ExtendedLocation")}
+
+
+def _wrong_type(value: Any, type_name: str, path: str) -> InvalidRequestContent:
+    return InvalidRequestContent(f"The request content was invalid and could not be deserialized: 'Error "
+                                 f"converting value {json.dumps(value)[:100]} to type '{type_name}'. Path "
+                                 f"'{path}'.'.")
+
+
+def check_envelope(body: dict) -> None:
+    for name, (kind, type_name) in ENVELOPE.items():
+        value = body.get(name)
+        if value is not None and not isinstance(value, kind):
+            raise _wrong_type(value, type_name, name)
+    for tag, value in (body.get("tags") or {}).items():
+        if value is not None and not isinstance(value, str):
+            raise _wrong_type(value, "System.String", f"tags.{tag}")
 
 
 @dataclass

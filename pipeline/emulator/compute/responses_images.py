@@ -73,6 +73,7 @@ def _existing(req: ArmRequest, kind: str, *names: str) -> ImageResource | None:
 # --- managed images ----------------------------------------------------------------------------------------
 async def image_put(req: ArmRequest) -> Reply:
     body = req.json()
+    v.check_types(body, v.IMAGE_SHAPES)
     req.cloud.resources.require(req.subscription, req.resource_group)
     location = v.require_location(body)
     props = copy.deepcopy(v.object_body(body.get("properties") or {}, "properties"))
@@ -121,6 +122,7 @@ async def image_list(req: ArmRequest) -> Reply:
 # --- galleries -----------------------------------------------------------------------------------------------
 async def gallery_put(req: ArmRequest) -> Reply:
     body = req.json()
+    v.check_types(body, v.GALLERY_SHAPES)
     req.cloud.resources.require(req.subscription, req.resource_group)
     v.check_gallery_name(req.gallery)
     location = v.require_location(body)
@@ -151,6 +153,7 @@ async def gallery_list(req: ArmRequest) -> Reply:
 # --- gallery image definitions -----------------------------------------------------------------------------
 async def definition_put(req: ArmRequest) -> Reply:
     body = req.json()
+    v.check_types(body, v.DEFINITION_SHAPES)
     req.cloud.resources.require(req.subscription, req.resource_group)
     names = [req.gallery, req.gallery_image]
     catalog(req).require_parent(DEFINITION, req.subscription, req.resource_group, names)
@@ -234,6 +237,7 @@ def _disk_images(req: ArmRequest, storage: dict) -> None:
 
 async def version_put(req: ArmRequest) -> Reply:
     body = req.json()
+    v.check_types(body, v.VERSION_SHAPES)
     req.cloud.resources.require(req.subscription, req.resource_group)
     names = [req.gallery, req.gallery_image, req.version]
     catalog(req).require_parent(VERSION, req.subscription, req.resource_group, names)

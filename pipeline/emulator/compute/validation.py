@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from ..core.errors import ArmError, InvalidParameter
+from ..core.shapes import check_shapes
 
 GALLERY_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._]{0,78}[A-Za-z0-9])?$")
 CHILD_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,78}[A-Za-z0-9])?$")
@@ -81,9 +82,74 @@ def check_version_name(name: str) -> None:
                                details=[{"target": "galleryImageVersionName"}])
 
 
+# --- JSON types of what the emulator reads ------------------------------------------------------------------------
+_VM = "properties.virtualMachineProfile"
+_IPC = _VM + ".networkProfile.networkInterfaceConfigurations[].properties.ipConfigurations[]"
+_EXT = _VM + ".extensionProfile.extensions[]"
+SCALE_SET_SHAPES: dict[str, type] = {
+    "sku": dict, "sku.name": str, "sku.tier": str, "sku.capacity": int, "properties": dict,
+    "properties.upgradePolicy": dict, "properties.upgradePolicy.mode": str, "properties.overprovision": bool,
+    "properties.platformFaultDomainCount": int, "properties.singlePlacementGroup": bool,
+    "properties.scaleInPolicy": dict, "properties.scaleInPolicy.rules": list, "properties.scaleInPolicy.rules[]": str,
+    _VM: dict, _VM + ".userData": str,
+    _VM + ".storageProfile": dict, _VM + ".storageProfile.imageReference": dict,
+    _VM + ".storageProfile.imageReference.id": str, _VM + ".storageProfile.osDisk": dict,
+    _VM + ".osProfile": dict, _VM + ".osProfile.computerNamePrefix": str, _VM + ".osProfile.adminUsername": str,
+    _VM + ".osProfile.adminPassword": str, _VM + ".osProfile.customData": str,
+    _VM + ".osProfile.linuxConfiguration": dict, _VM + ".osProfile.linuxConfiguration.disablePasswordAuthentication":
+        bool, _VM + ".osProfile.linuxConfiguration.ssh": dict, _VM + ".osProfile.linuxConfiguration.ssh.publicKeys":
+        list,
+    _VM + ".networkProfile": dict, _VM + ".networkProfile.networkInterfaceConfigurations": list,
+    _VM + ".networkProfile.networkInterfaceConfigurations[]": dict,
+    _VM + ".networkProfile.networkInterfaceConfigurations[].name": str,
+    _VM + ".networkProfile.networkInterfaceConfigurations[].properties": dict,
+    _VM + ".networkProfile.networkInterfaceConfigurations[].properties.primary": bool,
+    _VM + ".networkProfile.networkInterfaceConfigurations[].properties.ipConfigurations": list,
+    _IPC: dict, _IPC + ".name": str, _IPC + ".properties": dict, _IPC + ".properties.primary": bool,
+    _IPC + ".properties.subnet": dict, _IPC + ".properties.subnet.id": str,
+    **{f"{_IPC}.properties.{refs}": list for refs in ("loadBalancerBackendAddressPools", "loadBalancerInboundNatPools",
+                                                       "applicationGatewayBackendAddressPools")},
+    **{f"{_IPC}.properties.{refs}[]": dict for refs in ("loadBalancerBackendAddressPools",
+                                                         "loadBalancerInboundNatPools",
+                                                         "applicationGatewayBackendAddressPools")},
+    **{f"{_IPC}.properties.{refs}[].id": str for refs in ("loadBalancerBackendAddressPools",
+                                                           "loadBalancerInboundNatPools",
+                                                           "applicationGatewayBackendAddressPools")},
+    _VM + ".extensionProfile": dict, _VM + ".extensionProfile.extensions": list, _EXT: dict, _EXT + ".name": str,
+    _EXT + ".properties": dict, _EXT + ".properties.publisher": str, _EXT + ".properties.type": str,
+    _EXT + ".properties.typeHandlerVersion": str, _EXT + ".properties.settings": dict,
+}
+IMAGE_SHAPES: dict[str, type] = {
+    "properties": dict, "properties.storageProfile": dict, "properties.storageProfile.osDisk": dict,
+    "properties.storageProfile.osDisk.blobUri": str, "properties.storageProfile.osDisk.osType": str,
+    "properties.storageProfile.osDisk.osState": str, "properties.storageProfile.osDisk.diskSizeGB": int,
+    "properties.storageProfile.dataDisks": list, "properties.storageProfile.dataDisks[]": dict,
+    "properties.storageProfile.dataDisks[].lun": int, "properties.storageProfile.dataDisks[].diskSizeGB": int,
+}
+GALLERY_SHAPES: dict[str, type] = {"properties": dict}
+DEFINITION_SHAPES: dict[str, type] = {"properties": dict, "properties.identifier": dict,
+                                      "properties.osType": str, "properties.osState": str}
+_PUB = "properties.publishingProfile"
+_STORAGE = "properties.storageProfile"
+VERSION_SHAPES: dict[str, type] = {
+    "properties": dict, _PUB: dict, _PUB + ".targetRegions": list, _PUB + ".targetRegions[]": dict,
+    _PUB + ".targetRegions[].name": str, _PUB + ".replicaCount": int, _PUB + ".storageAccountType": str,
+    _PUB + ".excludeFromLatest": bool, _STORAGE: dict, _STORAGE + ".source": dict, _STORAGE + ".source.id": str,
+    _STORAGE + ".osDiskImage": dict, _STORAGE + ".osDiskImage.source": dict,
+    _STORAGE + ".osDiskImage.source.uri": str, _STORAGE + ".osDiskImage.source.storageAccountId": str,
+    _STORAGE + ".dataDiskImages": list, _STORAGE + ".dataDiskImages[]": dict,
+    "properties.safetyProfile": dict,
+}
+
+
+def check_types(body: dict, spec: dict[str, type]) -> None:
+    check_shapes(body, spec)
+
+
 # --- scale sets ------------------------------------------------------------------------------------------------
 def validate_scale_set(body: dict, existing=None) -> None:
     """Required fields and unchangeable ones, in the order Azure reports them."""
+    check_types(body, SCALE_SET_SHAPES)
     location = require_location(body)
     if existing is not None and location.replace(" ", "").lower() != existing.location.replace(" ", "").lower():
         raise ArmError(f"The resource '{existing.name}' already exists in location '{existing.location}' in "

@@ -75,7 +75,7 @@ async def pool_list(req: ArmRequest) -> Reply:
 
 async def pool_put(req: ArmRequest) -> Reply:
     backend = _backend(req)
-    result = writes.put_backend_pool(backend, req, req.json_or_empty())
+    result = writes.put_backend_pool(backend, req, req.json())
     return _accepted_put(req, result, lambda lb: loadbalancer.render_child(backend, lb, "backendAddressPools",
                                                                            req.pool))
 

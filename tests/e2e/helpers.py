@@ -106,9 +106,9 @@ class Cloud:
 
     # ------------------------------------------------------------------------------------------ tasks
 
-    def invoke(self, *args: str, timeout_s: float = TASK_TIMEOUT_S) -> Run:
-        proc = subprocess.run([str(INVOKE), *args], cwd=self.workspace, env=self.env, capture_output=True,
-                              text=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
+    def invoke(self, *args: str, env: dict[str, str] | None = None, timeout_s: float = TASK_TIMEOUT_S) -> Run:
+        proc = subprocess.run([str(INVOKE), *args], cwd=self.workspace, env={**self.env, **(env or {})},
+                              capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
         return Run(tuple(args), proc.returncode, proc.stdout, proc.stderr)
 
     def start(self, *args: str) -> subprocess.Popen:

@@ -294,7 +294,7 @@ VM_LIST_GAPS = {
     # Windows settings on a Linux-only cloud
     "value[].properties.osProfile.windowsConfiguration": "Linux only",
     # secrets and network details never returned / not modelled
-    "value[].properties.osProfile.customData": "customData is write-only (Azure returns it on VM GETs)",
+    "value[].properties.osProfile.customData": "customData is write-only (never returned)",
     "value[].properties.networkProfile.networkApiVersion": "no NIC resources: compute-managed NICs only",
     "value[].properties.networkProfile.networkInterfaceConfigurations": "no NIC resources: compute-managed NICs only",
     "value[].properties.networkProfile.networkInterfaces[].properties.deleteOption": "compute-managed NICs only",

@@ -275,6 +275,17 @@ def _halt(ctx: Context, plan: plans.RolloutPlan, batch: RolloutBatch | None, bad
         details=details)
 
 
+def _preflight(ctx: Context, plan: plans.RolloutPlan, facts: _Facts) -> None:
+    """Before anything changes: a fleet already too unhealthy to take the first batch down is not touched."""
+    probe_up = _probe_up(ctx, plan.rule, facts.instances)
+    elsewhere = plans.unhealthy(facts.instances, probe_up, exclude=plan.batches[0].instances)
+    if plans.over_threshold(len(elsewhere), fleet_size=plan.fleet_size, max_unhealthy=plan.max_unhealthy):
+        raise NotReady(f"{plan.fleet} already has {len(elsewhere)} unhealthy instances outside "
+                       f"{plan.batches[0].label} ({', '.join(i.instance_id for i in elsewhere)}), more than "
+                       f"--max-unhealthy {plan.max_unhealthy:.0%} allows; nothing was changed: repair them (or allow "
+                       f"more) and run again", details=[i.describe() for i in elsewhere])
+
+
 def _run_batch(ctx: Context, plan: plans.RolloutPlan, batch: RolloutBatch, *, image_id: str, timeout_s: float,
                progress: Callable[[str], None], sleep: Callable[[float], None]) -> BatchOutcome:
     c = ctx.clients
@@ -359,6 +370,8 @@ def rollout(ctx: Context, *, image_version: str | None = None, fleet: str | None
             return RolloutResult(plan, True)
         if not plan.batches and not plan.set_model and decision.start_event is None and not plan.resumed:
             return RolloutResult(plan, False, state=state.status if state else "")
+        if decision.start_event == "rollout_started" and plan.batches:
+            _preflight(ctx, plan, facts)
         if decision.start_event == "rollout_started":
             ctx.record("rollout_started", fleet=plan.fleet, image_version=plan.image_version,
                        previous_version=plan.from_version, strategy=plan.strategy, max_unhealthy=plan.max_unhealthy,

@@ -65,10 +65,26 @@ def parse_batch(text: str) -> BatchSpec:
                       f"or --batch percent:25")
 
 
-def check_max_unhealthy(value: float) -> float:
-    if not 0.0 <= float(value) <= 1.0:
+def check_max_unhealthy(value: float | str) -> float:
+    """A share from 0.0 to 1.0 (a flag's text is accepted). Raises ConfigError."""
+    try:
+        share = float(value)
+    except (TypeError, ValueError):
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
         raise ConfigError(f"--max-unhealthy {value} is not a share between 0.0 and 1.0; write e.g. 0.2 for 20%")
-    return float(value)
+    return share
+
+
+def check_pause(value: float | str) -> float:
+    """Seconds between batches, >= 0 (a flag's text is accepted). Raises ConfigError."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if seconds < 0:
+        raise ConfigError(f"--pause {value} is not a number of seconds >= 0; write e.g. --pause 30")
+    return seconds
 
 
 def same_image(a: str | None, b: str | None) -> bool:

@@ -339,7 +339,7 @@ def _run_batch(ctx: Context, plan: plans.RolloutPlan, batch: RolloutBatch, *, im
 
 
 def rollout(ctx: Context, *, image_version: str | None = None, fleet: str | None = None, batch: str = "ud",
-            max_unhealthy: float = 0.0, pause_s: float = 0.0, resume: bool = False, rollback: bool = False,
+            max_unhealthy: float | str = 0.0, pause_s: float | str = 0.0, resume: bool = False, rollback: bool = False,
             batch_timeout_s: float | None = None, progress: Callable[[str], None] = log.info,
             sleep: Callable[[float], None] = time.sleep) -> RolloutResult:
     """Move `fleet` (default: the live one) to `image_version` in place, batch by batch, health-gated.
@@ -350,8 +350,7 @@ def rollout(ctx: Context, *, image_version: str | None = None, fleet: str | None
     """
     spec = plans.parse_batch(batch)
     threshold = plans.check_max_unhealthy(max_unhealthy)
-    if pause_s < 0:
-        raise ConfigError(f"--pause {pause_s} is negative; give seconds to wait between batches, e.g. 30")
+    pause_s = plans.check_pause(pause_s)
     timeout_s = batch_timeout_s if batch_timeout_s is not None else ctx.settings.timeouts.stage_health.total_seconds()
     started = time.monotonic()
     with ctx.lock("rollout") as lock:

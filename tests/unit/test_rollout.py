@@ -40,8 +40,12 @@ def test_parse_batch():
     for bad in ("", "percent", "percent:0", "percent:101", "half", "percent:x"):
         with pytest.raises(ConfigError, match="--batch"):
             R.parse_batch(bad)
-    with pytest.raises(ConfigError, match="--max-unhealthy"):
-        R.check_max_unhealthy(1.5)
+    assert R.check_max_unhealthy("0.2") == 0.2 and R.check_pause("30") == 30.0
+    for bad in (1.5, -0.1, "lots"):
+        with pytest.raises(ConfigError, match="--max-unhealthy"):
+            R.check_max_unhealthy(bad)
+    with pytest.raises(ConfigError, match="--pause"):
+        R.check_pause("-1")
 
 
 def test_ud_batches_are_whole_domains_in_domain_order():

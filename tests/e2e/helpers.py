@@ -208,11 +208,15 @@ def scale_sets(clients) -> dict[str, int]:
 
 
 def facts(clients) -> dict:
-    """What a failed or dry-run task must leave alone: the LB (its ETag), the ledger, the scale sets."""
+    """What a failed or dry-run task must leave alone: the LB (its ETag), the ledger, the scale sets, the
+    gallery's image versions."""
     from pipeline import ledger as ledger_model
 
+    from pipeline.azure import gallery
+
     lb = load_balancer(clients)
-    return {"lb_etag": lb["etag"], "ledger": ledger_model.to_json(ledger(clients)), "scale_sets": scale_sets(clients)}
+    return {"lb_etag": lb["etag"], "ledger": ledger_model.to_json(ledger(clients)), "scale_sets": scale_sets(clients),
+            "image_versions": sorted(v.name for v in gallery.list_image_versions(clients))}
 
 
 def production_pool(clients) -> str:

@@ -145,7 +145,14 @@ def test_a_release_task_by_task(cloud, clients, infra, tmp_path):
     unrecorded(cloud, "verify", "--set", "load_balancer.frontend=nope").failed(
         4, r"public IP nope: not found.*run `invoke infra`")
 
+    before = facts(clients)
+    assert unrecorded(cloud, "bake", "--app-version", "2.0.0", "--dry-run", "--json").ok().json()["dry_run"] is True
+    assert facts(clients) == before
     recorded(cloud, "bake", "--app-version", "2.0.0").ok()
+    before = facts(clients)
+    planned = unrecorded(cloud, "stage", "--image-version", "2.0.0", "--dry-run").ok()
+    assert planned.stdout.startswith("dry run: ") and f"create scale set {V2}" in planned.stdout
+    assert facts(clients) == before
     recorded(cloud, "stage", "--image-version", "2.0.0").ok()
     recorded(cloud, "smoke").ok()
     assert (cloud.workspace / ".pipeline" / "reports" / "smoke.xml").is_file()  # the default report path
@@ -170,6 +177,9 @@ def test_a_release_task_by_task(cloud, clients, infra, tmp_path):
     assert served_version(cloud.production_url) == "1.0.0"
     assert watch.failures == [] and watch.distinct() == ["2.0.0", "1.0.0"]
     recorded(cloud, "rollback").failed(11, r"nothing to roll back to")
+    before = facts(clients)
+    assert unrecorded(cloud, "retire", "--dry-run", "--json").ok().json()["dry_run"] is True
+    assert facts(clients) == before
 
     reports = {p.name.rsplit("-", 1)[-1] for p in (cloud.workspace / ".pipeline" / "reports").glob("*.html")}
     assert {"promote.html", "rollback.html"} <= reports

@@ -34,10 +34,8 @@ class LocalPaths:
     root: Path = Path(".pipeline/local")
     arm_port: int = int(os.environ.get("PIPELINE_LOCAL_ARM_PORT", "8443"))
     blob_port: int = int(os.environ.get("PIPELINE_LOCAL_BLOB_PORT", "10000"))
-    # Second octet of the 127.x.y.z addresses the load balancer frontends get (instances: the next one).
-    loopback_block: int = int(os.environ.get("PIPELINE_LOCAL_LOOPBACK_BLOCK", "20"))
-    # Second octet of the 127.x addresses its frontends bind (instances: +1); a second local cloud on the same
-    # machine needs its own, else its load balancer frontends collide with the first one's.
+    # Second octet of the 127.x.y.z addresses the load balancer frontends get (instances: the next one); a second
+    # local cloud on the same machine needs its own, else its frontends collide with the first one's.
     loopback_block: int = int(os.environ.get("PIPELINE_LOCAL_LOOPBACK_BLOCK", "20"))
 
     @property

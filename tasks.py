@@ -122,6 +122,24 @@ def release(c, app_version=None, build_number=None, app_dir="packer/app", env=No
             records_itself=True, html=True)
 
 
+@task(iterable=["set_"], help={**COMMON,
+      "image_version": "gallery image version to roll out (not needed with --resume / --rollback)",
+      "fleet": "scale set to update in place (default: the live fleet)",
+      "batch": "ud (one update domain at a time, the default) or percent:N",
+      "max_unhealthy": "share of the fleet that may be unhealthy before it halts, 0.0-1.0 (default 0.0)",
+      "pause": "seconds to wait between batches (default 0)",
+      "resume": "continue a halted or killed rollout from the ledger",
+      "rollback": "return the upgraded domains to the previous image, domain by domain"})
+def rollout(c, image_version=None, fleet=None, batch="ud", max_unhealthy="0.0", pause="0", resume=False,
+            rollback=False, env=None, set_=None, json=False, dry_run=False):
+    """Roll an image onto a fleet in place, one update domain at a time, health-gated (exit 12 when halted)."""
+    with cli.context(env=env, overrides=set_, dry_run=dry_run) as ctx:
+        cli.run(lambda: _step("rollout.rollout")(
+            ctx, image_version=image_version, fleet=fleet, batch=batch, max_unhealthy=max_unhealthy,
+            pause_s=pause, resume=resume, rollback=rollback, progress=cli.progress), as_json=json, ctx=ctx,
+            task="rollout")
+
+
 @task(help={"env": ENV})
 def demo(c, env="local"):
     """The README's first command: local cloud up, release an app, release a changed app, show production."""
@@ -162,5 +180,5 @@ local.add_task(local_down, "down")
 lock = Collection("lock")
 lock.add_task(lock_break, "break")
 
-ns = Collection(infra, bake, stage, smoke, promote, verify, rollback, retire, status, release, demo, summary, local,
-                lock)
+ns = Collection(infra, bake, stage, smoke, promote, verify, rollback, retire, status, release, rollout, demo, summary,
+                local, lock)

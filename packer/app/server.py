@@ -6,7 +6,8 @@ GET /version  {"version", "instance_id", "computer_name", "hostname"}
 GET /         a short text line with the version
 
 Environment: BIND_ADDRESS (default 0.0.0.0), PORT (default 8080), INSTANCE_ID, COMPUTER_NAME,
-APP_VERSION (used when there is no VERSION file next to this script).
+APP_VERSION (used when there is no VERSION file next to this script), DRAIN_SECONDS (on SIGTERM, answer /health
+with 503 but keep serving this long, so the load balancer stops sending traffic before the app exits).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -93,11 +95,21 @@ def main() -> int:
     server = ThreadingHTTPServer((bind, port), Handler)
     server.daemon_threads = True
 
+    drain_seconds = float(os.environ.get("DRAIN_SECONDS", "0") or 0)
+
     def stop(signum, _frame) -> None:
-        # shutdown() waits for serve_forever() to return, so it must run off the main thread.
-        sys.stdout.write(f"received signal {signum}, shutting down\n")
+        # Drain first: /health answers 503 so the load balancer probe takes this instance out of rotation,
+        # while requests that still arrive are served; then stop. shutdown() waits for serve_forever() to
+        # return, so it must run off the main thread.
+        sys.stdout.write(f"received signal {signum}, draining for {drain_seconds:g}s, then shutting down\n")
         sys.stdout.flush()
-        threading.Thread(target=server.shutdown, daemon=True).start()
+        Handler.health_status = 503
+
+        def shut_down() -> None:
+            time.sleep(drain_seconds)
+            server.shutdown()
+
+        threading.Thread(target=shut_down, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

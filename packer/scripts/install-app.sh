@@ -82,6 +82,10 @@ Wants=network-online.target
 User=app
 Environment=BIND_ADDRESS=0.0.0.0
 Environment=PORT=8080
+# On stop, /health answers 503 this long (probe interval x threshold, plus margin) so the load balancer
+# takes the VM out of rotation before the app exits.
+Environment=DRAIN_SECONDS=15
+TimeoutStopSec=30
 EnvironmentFile=-/etc/default/app
 WorkingDirectory=/opt/app
 ExecStart=/usr/bin/python3 /opt/app/server.py

@@ -94,7 +94,9 @@ def _switch(ctx: Context, *, step: str, target: ledger_model.Fleet, replaced: le
     checking_rule = lb_settings.production_rule.name if resumed else lb_settings.staging_rule.name
     _require_healthy(ctx, target, rule=checking_rule, what="the target fleet")
     timeline: list[tuple[str, float]] = []
-    version = release_version(ctx, target.image_version)
+    # The version the target fleet runs now (an in-place rollout may have moved it since it was staged).
+    running = ledger_model.running_image_version(ctx.ledger(), target.name) or target.image_version
+    version = release_version(ctx, running)
     with sample_production(ctx, version=version) as cutover:
         if resumed:
             progress(f"production already sends traffic to {target.color}: a previous {step} switched it; verifying")

@@ -153,10 +153,11 @@ def verify_live(ctx: Context, *, progress: Callable[[str], None] = log.info) -> 
     from pipeline.errors import NotReady, VerificationFailed
     from pipeline.steps.smoke import release_version
 
-    live = ledger_model.live_fleet(ctx.ledger())
+    ledger = ctx.ledger()
+    live = ledger_model.live_fleet(ledger)
     if live is None:
         raise NotReady(f"nothing is live in {ctx.settings.environment}; run `invoke promote` first")
-    version = release_version(ctx, live.image_version)
+    version = release_version(ctx, ledger_model.running_image_version(ledger, live.name) or live.image_version)
     result = VerifyResult(live.name, version, verify(ctx, version=version,
                                                      timeout_s=ctx.settings.timeouts.promote_verify.total_seconds(),
                                                      progress=progress))

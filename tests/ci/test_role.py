@@ -69,6 +69,7 @@ def counted_run(request, cloud, azurite, pipeline_fixtures, workdir) -> list[dic
     from pipeline.steps.promote import rollback
     from pipeline.steps.release import release
     from pipeline.steps.retire import retire
+    from pipeline.steps.rollout import rollout
 
     settings = pipeline_fixtures.local_settings_for(request, {"keep_image_versions": "1"})
     impatient = pipeline_fixtures.local_settings_for(request, {"keep_image_versions": "1",
@@ -88,6 +89,7 @@ def counted_run(request, cloud, azurite, pipeline_fixtures, workdir) -> list[dic
                     progress=lines.append)
         release(ctx, app_version="1.0.3", app_dir=app, progress=lines.append)
         rollback(ctx, progress=lines.append)
+        rollout(ctx, image_version="1.0.3", progress=lines.append)  # the in-place way: manualUpgrade
         later = replace(ctx, now=lambda: ctx.now() + timedelta(days=1))
         retired = retire(later, progress=lines.append)
     assert retired.fleets and retired.image_versions, f"retire deleted nothing: {retired.summary}\n" + "\n".join(lines)

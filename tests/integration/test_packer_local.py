@@ -188,7 +188,7 @@ def test_local_bake_produces_a_runnable_image(tmp_path: Path, package_server, ca
     image = extract(tarball, tmp_path / "image")
     assert image["format"] == "pipeline-local-image/1"
     assert image["entrypoint"] == ["python3", "opt/app/server.py"]
-    assert image["env"] == {"APP_VERSION": "1.4.0"}
+    assert image["env"] == {"APP_VERSION": "1.4.0", "DRAIN_SECONDS": "3"}
     assert (image["port"], image["health_path"], image["app_version"]) == (8080, "/health", "1.4.0")
     assert image["created"].endswith("Z")
     assert (tmp_path / "image" / "opt/app/VERSION").read_text().strip() == "1.4.0"
@@ -205,6 +205,11 @@ def test_local_bake_produces_a_runnable_image(tmp_path: Path, package_server, ca
         assert status == 200 and b"1.4.0" in body
         assert get(app.port, "/nope")[0] == 404
         app.wait_for('"GET /version HTTP/1.1" 200')
+        # SIGTERM drains: the probe sees 503 (out of rotation) while requests still being sent are served.
+        app.proc.send_signal(signal.SIGTERM)
+        app.wait_for("draining for 3s")
+        assert get(app.port, "/health")[0] == 503
+        assert get(app.port, "/version")[0] == 200
     finally:
         code = app.stop()
     assert code == 0

@@ -24,9 +24,12 @@ class FleetStatus:
     smoke: str
     exists: bool
     instances: tuple[dict, ...]
+    running_version: str | None = None   # differs from image_version after an in-place rollout
+    rollout: str | None = None           # the latest rollout, in words, when there is one
 
     def to_json(self) -> dict:
         return {"role": self.role, "name": self.name, "color": self.color, "image_version": self.image_version,
+                "running_version": self.running_version or self.image_version, "rollout": self.rollout,
                 "state": self.state, "smoke": self.smoke, "exists": self.exists, "instances": list(self.instances)}
 
 
@@ -52,8 +55,12 @@ class StatusResult:
         out = [f"environment {self.environment}: production rule -> {self.production_pool} ({self.live_color}), "
                f"staging rule -> {self.staging_pool}"]
         for f in self.fleets:
-            out.append(f"  {f.role:8} {f.name}  image {f.image_version}  {f.color}  state {f.state}  smoke {f.smoke}"
+            image = f.image_version if f.running_version in (None, f.image_version) else \
+                f"{f.running_version} (staged as {f.image_version})"
+            out.append(f"  {f.role:8} {f.name}  image {image}  {f.color}  state {f.state}  smoke {f.smoke}"
                        + ("" if f.exists else "  (scale set missing)"))
+            if f.rollout:
+                out.append(f"           {f.rollout}")
             for i in f.instances:
                 out.append(f"           instance {i['instance_id']}: {i['provisioning']}, {i['power']}, "
                            f"health {i['health'] or 'n/a'}, update domain {i['update_domain']}")
@@ -85,10 +92,17 @@ def status(ctx: Context) -> StatusResult:
             continue
         exists = compute.get_scale_set(c, fleet.name) is not None
         instances = compute.instances(c, fleet.name, ctx.ids.scale_set(fleet.name)) if exists else []
+        rollout = ledger_model.rollout_state(ledger, fleet.name)
+        said = None
+        if rollout is not None:
+            said = (f"rollout {rollout.direction} {rollout.previous_version} -> {rollout.image_version}: "
+                    f"{rollout.status}, {len(rollout.done)}/{len(rollout.batches)} batches"
+                    + (f" ({rollout.reason})" if rollout.reason else ""))
         fleets.append(FleetStatus(role, fleet.name, fleet.color, fleet.image_version, fleet.state, fleet.smoke, exists,
                                   tuple({"instance_id": i.instance_id, "provisioning": i.provisioning, "power": i.power,
                                          "health": i.health, "update_domain": i.update_domain, "ready": i.ready,
-                                         "latest_model": i.latest_model} for i in instances)))
+                                         "latest_model": i.latest_model} for i in instances),
+                                  ledger_model.running_image_version(ledger, fleet.name), said))
     history = tuple(e.to_json() for e in ledger.history)
     return StatusResult(s.environment, traffic.production_pool if traffic else None,
                         traffic.staging_pool if traffic else None, live_color, tuple(fleets), history)

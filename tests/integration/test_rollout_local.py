@@ -173,6 +173,11 @@ def test_happy_path_every_instance_ends_on_the_new_image_and_production_answers_
         by_domain.setdefault(i.update_domain, set()).add(i.instance_id)
     assert [set(b.upgraded) for b in result.batches] == [by_domain[d] for d in sorted(by_domain)]
     assert served_version(ctx) == "1.1.0"
+    from pipeline.steps.status import status
+
+    shown = {f.role: f for f in status(ctx).fleets}["live"]
+    assert (shown.image_version, shown.running_version) == ("1.0.0", "1.1.0")
+    assert shown.rollout.startswith("rollout forward 1.0.0 -> 1.1.0: finished")
     state = ledger_model.rollout_state(ctx.ledger(), live)
     assert (state.status, state.image_version, state.previous_version) == ("finished", "1.1.0", "1.0.0")
     assert ctx.ledger().live == live  # the fleet view is untouched: same fleet, still live

@@ -1,4 +1,4 @@
-"""Azure's official compute and gallery examples (/work/shared/azure-examples/{compute,gallery}) replayed
+"""Azure's official compute and gallery examples (tests/emulator/azure_examples/{compute,gallery}, from ../shared) replayed
 against the local cloud, field by field.
 
 For each example: the resources it references are created (names and subscription substituted, blob URIs
@@ -20,7 +20,7 @@ import pytest
 from tests.emulator.test_frontdoor import raw
 from tests.fixtures.images import build_image, wait_until
 
-EXAMPLES = Path("/work/shared/azure-examples")
+EXAMPLES = Path(__file__).parent / "azure_examples"
 SUB = "{subscription-id}"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
-EXAMPLES = Path("/work/shared/azure-examples")
+EXAMPLES = Path(__file__).parent / "azure_examples"
 
 
 def example(name: str) -> dict:

@@ -13,7 +13,7 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from tests.emulator.test_frontdoor import raw
 from tests.fixtures.images import app_version, vmss_body, wait_until
 
-EXAMPLES = Path("/work/shared/azure-examples/compute")
+EXAMPLES = Path(__file__).parent / "azure_examples" / "compute"
 
 
 def base(arm, rg: str) -> str:

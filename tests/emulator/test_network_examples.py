@@ -1,4 +1,4 @@
-"""Azure's official network examples (/work/shared/azure-examples/network) replayed as contract fixtures:
+"""Azure's official network examples (tests/emulator/azure_examples/network, from ../shared) replayed as contract fixtures:
 their request bodies are accepted once what they reference exists, and every field of their example
 responses is present in ours (values too, except generated ones). Gaps are written in DIVERGENCES.md."""
 
@@ -13,7 +13,7 @@ from pipeline.emulator.runtime.members import Member
 from tests.emulator.test_frontdoor import raw
 from tests.emulator.test_network import wait_operation
 
-EXAMPLES = Path("/work/shared/azure-examples/network")
+EXAMPLES = Path(__file__).parent / "azure_examples" / "network"
 GENERATED = {"etag", "resourceGuid", "privateIPAddress"}   # values Azure generates: presence only
 
 

@@ -64,3 +64,16 @@ def on_conflict(*, is_conflict: Callable[[BaseException], bool], attempts: int =
     """Optimistic concurrency (ETag 412): re-read and retry a few times, briefly."""
     return Retrying(retry=retry_if_exception(is_conflict), wait=wait_exponential(multiplier=0.1, max=2),
                     stop=stop_after_attempt(attempts), sleep=sleep, reraise=True)
+
+
+# A scale set answers 409 while another operation runs on it (e.g. an upgrade a killed run started): wait for
+# it to end. Azure's instance operations take minutes; the local cloud's seconds.
+BUSY_TIMEOUT_S = 300.0
+BUSY_POLL_S = 2.0
+
+
+def while_busy(*, is_busy: Callable[[BaseException], bool], timeout_s: float = BUSY_TIMEOUT_S,
+               interval_s: float = BUSY_POLL_S, sleep: Callable[[float], None] = time.sleep) -> Retrying:
+    """Retry a write refused because the resource is busy (409) until that other operation ends."""
+    return Retrying(retry=retry_if_exception(is_busy), wait=wait_fixed(interval_s), stop=stop_after_delay(timeout_s),
+                    sleep=sleep, reraise=True)

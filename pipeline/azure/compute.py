@@ -10,7 +10,7 @@ from typing import Callable
 
 from pipeline.azure.clients import Clients
 from pipeline.azure.errors import azure_call, is_not_found, status_of
-from pipeline.retry import on_conflict, on_throttle
+from pipeline.retry import on_throttle, while_busy
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def manual_upgrade(clients: Clients, name: str, instance_ids: list[str], *,
                    sleep: Callable[[float], None] = time.sleep) -> None:
     """POST manualupgrade for exactly `instance_ids` and wait for the operation. A 429 on the POST (which the
     SDK does not retry) is retried honouring Retry-After; a 409 (an operation still running on those instances,
-    e.g. one a killed run started) is retried briefly. A failed operation is logged, not raised: the health gate
+    e.g. one a killed run started) is retried until that operation ends (pipeline/retry.py `while_busy`). A failed operation is logged, not raised: the health gate
     that follows sees the instances' state and decides."""
     from azure.core.exceptions import HttpResponseError
 
@@ -172,7 +172,7 @@ def manual_upgrade(clients: Clients, name: str, instance_ids: list[str], *,
     vmss = clients.compute.virtual_machine_scale_sets
     with azure_call(f"upgrading instances {', '.join(instance_ids)} of {name}",
                     missing="the fleet or an instance is gone; run `invoke status`"):
-        poller = on_conflict(is_conflict=_busy, sleep=sleep)(lambda: on_throttle(sleep=sleep)(
+        poller = while_busy(is_busy=_busy, sleep=sleep)(lambda: on_throttle(sleep=sleep)(
             lambda: vmss.begin_update_instances(s.resource_group, name, {"instanceIds": list(instance_ids)})))
     try:
         poller.result()

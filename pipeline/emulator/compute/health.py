@@ -13,6 +13,7 @@ import logging
 import ssl
 from typing import TYPE_CHECKING
 
+from ..runtime.aio import within
 from .scalesets import app_health_extension
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ async def probe(address: str, settings: dict, timeout: float) -> bool:
         context = ssl.create_default_context()
         context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(address, port, ssl=context), timeout)
+        reader, writer = await within(timeout, asyncio.open_connection(address, port, ssl=context))
     except (OSError, asyncio.TimeoutError):
         return False
     try:
@@ -39,7 +40,7 @@ async def probe(address: str, settings: dict, timeout: float) -> bool:
         writer.write(f"GET /{path.lstrip('/')} HTTP/1.0\r\nHost: {address}\r\nUser-Agent: ApplicationHealthExtension"
                      f"\r\n\r\n".encode())
         await writer.drain()
-        line = await asyncio.wait_for(reader.readline(), timeout)
+        line = await within(timeout, reader.readline())
         parts = line.split()
         return len(parts) >= 2 and parts[1] == b"200"
     except (OSError, asyncio.TimeoutError, ValueError):

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from typing import Callable
+from .aio import within
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,7 @@ class Listener:
             if target is None:
                 return  # no healthy member: the connection is closed at once
             try:
-                upstream_reader, upstream_writer = await asyncio.wait_for(asyncio.open_connection(*target),
-                                                                          CONNECT_TIMEOUT)
+                upstream_reader, upstream_writer = await within(CONNECT_TIMEOUT, asyncio.open_connection(*target))
             except (OSError, asyncio.TimeoutError) as err:
                 log.debug("%s: could not reach %s:%s: %s", self.name, *target, err)
                 return

@@ -12,6 +12,7 @@ import logging
 import ssl
 from dataclasses import dataclass
 from typing import Callable
+from .aio import within
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +48,14 @@ async def probe_once(address: str, spec: ProbeSpec, timeout: float) -> tuple[boo
     writer = None
     try:
         tls = _insecure_context() if spec.protocol == "Https" else None
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(address, spec.port, ssl=tls), timeout)
+        reader, writer = await within(timeout, asyncio.open_connection(address, spec.port, ssl=tls))
         if spec.protocol == "Tcp":
             return True, "The probe connection was accepted."
         path = spec.path if (spec.path or "/").startswith("/") else f"/{spec.path}"
         writer.write(f"GET {path or '/'} HTTP/1.1\r\nHost: {address}:{spec.port}\r\nUser-Agent: Load Balancer "
                      f"Agent\r\nConnection: close\r\n\r\n".encode())
         await writer.drain()
-        status_line = await asyncio.wait_for(reader.readline(), timeout)
+        status_line = await within(timeout, reader.readline())
         parts = status_line.decode("latin-1").split()
         if len(parts) >= 2 and parts[1] == "200":
             return True, "The probe answered 200."

@@ -144,7 +144,7 @@ def rollout(c, image_version=None, fleet=None, batch="ud", max_unhealthy="0.0", 
 def demo(c, env="local"):
     """The README's first command: local cloud up, release an app, release a changed app, show production."""
     with cli.context_after_local_up(env=env) as ctx:
-        cli.run(lambda: _step("release.demo")(ctx, progress=cli.progress))
+        cli.run(lambda: _step("release.demo")(ctx, progress=cli.progress, recorded=cli.recorded_release(ctx)))
 
 
 @task(help={"json": JSON})

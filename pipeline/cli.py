@@ -218,3 +218,20 @@ def records_markdown(records_dir: Path = Path(".pipeline/records")) -> _Lines:
     paths = sorted(records_dir.glob("*.json"))
     parts = [to_markdown(load(p)) for p in paths] or ["_No release record was written in this run._"]
     return _Lines(["\n\n".join(parts)], {"records": [str(p) for p in paths]})
+
+
+def recorded_release(ctx: Any) -> Callable[[Callable[[Any], Any]], Any]:
+    """For the demo: run one release with its own recorder, then write its record and HTML report."""
+    from pipeline.record import Recorder
+
+    def run(release_with: Callable[[Any], Any]) -> Any:
+        recorder = Recorder(environment=ctx.settings.environment, task="release", who=ctx.who)
+        try:
+            result = release_with(recorder)
+        except BaseException as err:
+            _finish(recorder, error=err, html=True)
+            raise
+        _finish(recorder, html=True)
+        return result
+
+    return run

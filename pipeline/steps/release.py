@@ -136,14 +136,18 @@ def changed_app(source: Path, target: Path) -> Path:
     return target
 
 
-def demo(ctx: Context, *, progress: Callable[[str], None] = log.info) -> DemoResult:
+def demo(ctx: Context, *, progress: Callable[[str], None] = log.info,
+         recorded: Callable[[Callable[[Any], Any]], Any] | None = None) -> DemoResult:
+    """Two releases; `recorded(run)` (the CLI's) runs each with a release recorder and writes its record."""
     from pipeline.steps.switch import production_url
 
     first, second = next_demo_versions([v.name for v in gallery.list_image_versions(ctx.clients)])
     progress(f"demo: releasing {first}, then a changed app as {second}")
-    one = release(ctx, app_version=first, progress=progress)
-    two = release(ctx, app_version=second, app_dir=changed_app(Path("packer/app"), Path(".pipeline/demo/app")),
-                  progress=progress)
+    record = recorded or (lambda run: run(None))
+    one = record(lambda recorder: release(ctx, app_version=first, progress=progress, recorder=recorder))
+    changed = changed_app(Path("packer/app"), Path(".pipeline/demo/app"))
+    two = record(lambda recorder: release(ctx, app_version=second, app_dir=changed, progress=progress,
+                                          recorder=recorder))
     url = production_url(ctx)
     status, body, _, error = checks.fetch(url + "/", timeout_s=5)
     answer = (body.strip() if status == 200 else f"{status} {error or body.strip()}")

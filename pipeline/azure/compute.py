@@ -70,12 +70,18 @@ def _instance(scale_set_id: str, vm) -> Instance:
     )
 
 
+def _busy(err: BaseException) -> bool:
+    return status_of(err) == 409
+
+
 def create_scale_set(clients: Clients, name: str, body: dict) -> dict:
+    """PUT (create or converge) and wait. A 409 means an operation a killed run started still runs on it:
+    wait for that to end, then PUT again."""
     s = clients.settings
     with azure_call(f"creating scale set {name}",
                     missing="check that the image version exists (`invoke status`) and run `invoke infra`"):
-        return clients.compute.virtual_machine_scale_sets.begin_create_or_update(
-            s.resource_group, name, body).result().as_dict()
+        return while_busy(is_busy=_busy)(lambda: clients.compute.virtual_machine_scale_sets.begin_create_or_update(
+            s.resource_group, name, body).result()).as_dict()
 
 
 def get_scale_set(clients: Clients, name: str) -> dict | None:
@@ -101,7 +107,8 @@ def delete_scale_set(clients: Clients, name: str) -> bool:
 
     s = clients.settings
     try:
-        clients.compute.virtual_machine_scale_sets.begin_delete(s.resource_group, name).result()
+        while_busy(is_busy=_busy)(
+            lambda: clients.compute.virtual_machine_scale_sets.begin_delete(s.resource_group, name).result())
         return True
     except HttpResponseError as err:
         if is_not_found(err):
@@ -154,10 +161,6 @@ def set_image(clients: Clients, name: str, image_id: str, *, sleep: Callable[[fl
     with azure_call(f"setting the image of scale set {name}", missing="the fleet is gone; run `invoke status`"):
         return on_throttle(sleep=sleep)(lambda: clients.compute.virtual_machine_scale_sets.begin_update(
             s.resource_group, name, body).result()).as_dict()
-
-
-def _busy(err: BaseException) -> bool:
-    return status_of(err) == 409
 
 
 def manual_upgrade(clients: Clients, name: str, instance_ids: list[str], *,

@@ -6,8 +6,8 @@ import logging
 from dataclasses import dataclass
 
 from pipeline.azure.clients import Clients
-from pipeline.azure.errors import azure_call, is_not_found
-from pipeline.retry import on_throttle
+from pipeline.azure.errors import azure_call, is_not_found, status_of
+from pipeline.retry import on_throttle, while_busy
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,10 @@ def put_load_balancer(clients: Clients, body: dict, *, if_match: str | None) -> 
     s = clients.settings
     headers = {"If-Match": if_match} if if_match else {}
     with azure_call(f"updating load balancer {s.load_balancer.name}"):
-        poller = clients.network.load_balancers.begin_create_or_update(
-            s.resource_group, s.load_balancer.name, body, headers=headers)
-        return poller.result().as_dict()
+        # 409 AnotherOperationInProgress: wait it out; If-Match still guards against what that operation changed.
+        return while_busy(is_busy=lambda err: status_of(err) == 409)(
+            lambda: clients.network.load_balancers.begin_create_or_update(
+                s.resource_group, s.load_balancer.name, body, headers=headers).result()).as_dict()
 
 
 @dataclass(frozen=True)

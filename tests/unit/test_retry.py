@@ -1,0 +1,56 @@
+"""Retry policies: honouring Retry-After on 429, waiting out a busy (409) resource; never really sleeping."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.retry import on_throttle, while_busy
+
+
+class Refused(Exception):
+    def __init__(self, status_code: int, retry_after: str | None = None):
+        super().__init__(f"{status_code}")
+        self.status_code = status_code
+        self.response = type("R", (), {"headers": {"Retry-After": retry_after} if retry_after else {}})()
+
+
+def failing(times: int, err: Exception):
+    calls = {"n": 0}
+
+    def call():
+        calls["n"] += 1
+        if calls["n"] <= times:
+            raise err
+        return "done"
+
+    return call, calls
+
+
+def test_throttled_calls_wait_what_retry_after_says_then_succeed():
+    slept: list[float] = []
+    call, calls = failing(2, Refused(429, "7"))
+    assert on_throttle(sleep=slept.append)(call) == "done"
+    assert calls["n"] == 3 and slept == [7.0, 7.0]
+
+
+def test_throttling_that_never_ends_reraises_the_429():
+    slept: list[float] = []
+    call, _ = failing(100, Refused(429, "1"))
+    with pytest.raises(Refused):
+        on_throttle(sleep=slept.append, attempts=3)(call)
+    assert len(slept) == 2
+
+
+def test_other_errors_are_not_retried_as_throttling():
+    call, calls = failing(1, Refused(500))
+    with pytest.raises(Refused):
+        on_throttle(sleep=lambda s: None)(call)
+    assert calls["n"] == 1
+
+
+def test_a_busy_resource_is_waited_out():
+    slept: list[float] = []
+    call, calls = failing(3, Refused(409))
+    assert while_busy(is_busy=lambda e: getattr(e, "status_code", None) == 409, interval_s=2,
+                      sleep=slept.append)(call) == "done"
+    assert calls["n"] == 4 and slept == [2, 2, 2]

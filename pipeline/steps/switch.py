@@ -53,6 +53,7 @@ class Cutover:
                 "cutover_seconds": round(took, 3) if took is not None else None}
 
 
+CUTOVER_LEAD_S = 1.0     # sample this long before the swap, so the chart shows the state it started from
 CUTOVER_TAIL_S = 1.0     # keep sampling this long after verification, so the chart shows the settled state
 
 
@@ -66,6 +67,7 @@ def sample_production(ctx: Context, *, version: str) -> Iterator[Cutover]:
     cutover._sampler = sampler
     sampler.start()
     try:
+        time.sleep(CUTOVER_LEAD_S)
         yield cutover
         time.sleep(CUTOVER_TAIL_S)
     finally:

@@ -30,6 +30,11 @@ class Check:
                        if self.body_contains else None)
 
 
+def configured(checks) -> list[Check]:
+    """The checks of pipeline.toml (Settings.smoke) as smoke Checks."""
+    return [Check(c.name, c.path, c.expect_status, c.body_contains, c.latency_ms) for c in checks]
+
+
 @dataclass(frozen=True)
 class Target:
     name: str          # "staging frontend", "instance 3"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from pipeline.azure.clients import Clients
-from pipeline.azure.errors import azure_call, is_not_found, status_of
+from pipeline.azure.errors import azure_call, is_not_found, none_if_missing, status_of
 from pipeline.retry import on_throttle, while_busy
 
 log = logging.getLogger(__name__)
@@ -85,14 +85,8 @@ def create_scale_set(clients: Clients, name: str, body: dict) -> dict:
 
 
 def get_scale_set(clients: Clients, name: str) -> dict | None:
-    from azure.core.exceptions import HttpResponseError
-
-    try:
-        return clients.compute.virtual_machine_scale_sets.get(clients.settings.resource_group, name).as_dict()
-    except HttpResponseError as err:
-        if is_not_found(err):
-            return None
-        raise
+    found = none_if_missing(lambda: clients.compute.virtual_machine_scale_sets.get(clients.settings.resource_group, name))
+    return found.as_dict() if found is not None else None
 
 
 def list_scale_sets(clients: Clients) -> list[dict]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 from pipeline.errors import AzureError, ResourceMissing, Throttled
+
+T = TypeVar("T")
 
 
 def code_of(err: BaseException) -> str:
@@ -41,6 +43,18 @@ def azure_call(what: str, *, missing: str | None = None) -> Iterator[None]:
     except (ServiceRequestError, ServiceResponseError) as err:
         raise AzureError(f"{what}: could not reach Azure ({type(err).__name__}); check the network, or for the "
                          f"local cloud run `invoke local.up`") from err
+
+
+def none_if_missing(call: Callable[[], T]) -> T | None:
+    """The call's result, or None when Azure answers 404: the `find` flavour of a `get` (other errors raise)."""
+    from azure.core.exceptions import HttpResponseError
+
+    try:
+        return call()
+    except HttpResponseError as err:
+        if is_not_found(err):
+            return None
+        raise
 
 
 def is_not_found(err: BaseException) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipeline.azure.clients import Clients
-from pipeline.azure.errors import azure_call, is_not_found
+from pipeline.azure.errors import azure_call, is_not_found, none_if_missing
 
 
 @dataclass(frozen=True)
@@ -27,17 +27,11 @@ def _version(v) -> ImageVersion:
 
 
 def get_image_version(clients: Clients, version: str) -> ImageVersion | None:
-    from azure.core.exceptions import HttpResponseError
-
     s = clients.settings
-    try:
-        return _version(clients.compute.gallery_image_versions.get(
+    with azure_call(f"reading image version {version}"):
+        found = none_if_missing(lambda: clients.compute.gallery_image_versions.get(
             s.resource_group, s.image.gallery, s.image.definition, version))
-    except HttpResponseError as err:
-        if is_not_found(err):
-            return None
-        with azure_call(f"reading image version {version}"):
-            raise
+    return _version(found) if found is not None else None
 
 
 def list_image_versions(clients: Clients) -> list[ImageVersion]:

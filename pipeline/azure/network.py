@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from pipeline.azure.clients import Clients
-from pipeline.azure.errors import azure_call, is_not_found, status_of
+from pipeline.azure.errors import azure_call, none_if_missing, status_of
 from pipeline.retry import on_throttle, while_busy
 
 log = logging.getLogger(__name__)
@@ -21,14 +21,8 @@ def get_load_balancer(clients: Clients, name: str) -> dict:
 
 
 def find_load_balancer(clients: Clients, name: str) -> dict | None:
-    from azure.core.exceptions import HttpResponseError
-
-    try:
-        return clients.network.load_balancers.get(clients.settings.resource_group, name).as_dict()
-    except HttpResponseError as err:
-        if is_not_found(err):
-            return None
-        raise
+    found = none_if_missing(lambda: clients.network.load_balancers.get(clients.settings.resource_group, name))
+    return found.as_dict() if found is not None else None
 
 
 def put_load_balancer(clients: Clients, body: dict, *, if_match: str | None) -> dict:

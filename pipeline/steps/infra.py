@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from pipeline import infra
 from pipeline.azure import storage
-from pipeline.azure.errors import azure_call, is_not_found
+from pipeline.azure.errors import azure_call, none_if_missing
 from pipeline.azure.network import find_load_balancer, put_load_balancer
 from pipeline.steps.context import Context
 
@@ -32,15 +32,7 @@ class InfraResult:
 
 
 def _exists(call) -> bool:
-    from azure.core.exceptions import HttpResponseError
-
-    try:
-        call()
-        return True
-    except HttpResponseError as err:
-        if is_not_found(err):
-            return False
-        raise
+    return none_if_missing(call) is not None
 
 
 def ensure_infra(ctx: Context) -> InfraResult:

@@ -70,7 +70,8 @@ def _require_healthy(ctx: Context, fleet: ledger_model.Fleet, *, rule: str, what
                              details=[state.reason(i) for i in state.unhealthy])
 
 
-def _switch(ctx: Context, *, step: str, target: ledger_model.Fleet, replaced: ledger_model.Fleet | None,
+def _switch(ctx: Context, *, step: str, ledger: ledger_model.Ledger, target: ledger_model.Fleet,
+            replaced: ledger_model.Fleet | None,
             progress: Callable[[str], None]) -> SwitchResult:
     s = ctx.settings
     lb_settings = s.load_balancer
@@ -95,7 +96,7 @@ def _switch(ctx: Context, *, step: str, target: ledger_model.Fleet, replaced: le
     _require_healthy(ctx, target, rule=checking_rule, what="the target fleet")
     timeline: list[tuple[str, float]] = []
     # The version the target fleet runs now (an in-place rollout may have moved it since it was staged).
-    running = ledger_model.running_image_version(ctx.ledger(), target.name) or target.image_version
+    running = ledger_model.running_image_version(ledger, target.name) or target.image_version
     version = release_version(ctx, running)
     with sample_production(ctx, version=version) as cutover:
         if resumed:
@@ -142,7 +143,7 @@ def promote(ctx: Context, *, progress: Callable[[str], None] = log.info) -> Swit
         if staged.smoke != "passed":
             raise NotReady(f"staged fleet {staged.name} has not passed its smoke checks ({staged.smoke}); "
                            f"run `invoke smoke` first")
-        return _switch(ctx, step="promote", target=staged, replaced=ledger_model.live_fleet(ledger),
+        return _switch(ctx, step="promote", ledger=ledger, target=staged, replaced=ledger_model.live_fleet(ledger),
                        progress=progress)
 
 
@@ -150,5 +151,5 @@ def rollback(ctx: Context, *, progress: Callable[[str], None] = log.info) -> Swi
     with ctx.lock("rollback"):
         ledger = ctx.ledger()
         target = ledger_model.rollback_target(ledger)  # NotReady when there is none
-        return _switch(ctx, step="rollback", target=target, replaced=ledger_model.live_fleet(ledger),
+        return _switch(ctx, step="rollback", ledger=ledger, target=target, replaced=ledger_model.live_fleet(ledger),
                        progress=progress)

@@ -78,7 +78,7 @@ def smoke(ctx: Context, *, report: Path | None = Path(".pipeline/reports/smoke.x
     progress(f"{len(s.smoke)} checks x {len(found)} targets against {staged.name} ({staged.image_version})")
     app_version = release_version(ctx, staged.image_version)
     outcomes = checks.run_checks(
-        [checks.Check(c.name, c.path, c.expect_status, c.body_contains, c.latency_ms) for c in s.smoke],
+        checks.configured(s.smoke),
         found, version=app_version)
     written = None
     if report is not None:

@@ -83,7 +83,7 @@ def production_url(ctx: Context) -> str:
 
 def verify_checks(ctx: Context) -> list[checks.Check]:
     """The smoke checks that name the version identify which fleet answered; all of them if none do."""
-    every = [checks.Check(c.name, c.path, c.expect_status, c.body_contains, c.latency_ms) for c in ctx.settings.smoke]
+    every = checks.configured(ctx.settings.smoke)
     return [c for c in every if "{version}" in (c.body_contains or "") + c.path] or every
 
 

@@ -103,3 +103,17 @@ class Throttled(ArmError):
 class InternalError(ArmError):
     status = 500
     code = "InternalServerError"
+
+
+class PatchResourceNotFound(ArmError):
+    """A PATCH of a resource that does not exist: ARM answers 404 PatchResourceNotFound, not ResourceNotFound."""
+
+    status = 404
+    code = "PatchResourceNotFound"
+
+
+class AuthorizationFailed(ArmError):
+    """RBAC refused the caller: 403 with who, which action and which scope in the message."""
+
+    status = 403
+    code = "AuthorizationFailed"

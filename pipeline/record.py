@@ -7,7 +7,7 @@
         step.result = promote(ctx, progress=...)
     recorder.add_cutover(sampler.samples, version="1.3.0", promoted_at_offset=sampler.marks[0][1])
     recorder.finish(exit_code=0)                   # or finish(error=err) in an `except PipelineError as err:`
-    path = recorder.write()                        # .pipeline/records/local-20250101T120000Z-release.json
+    path = recorder.write()                        # .pipeline/records/local-20250101T120000000Z-release.json
 
 A step that raises is recorded as failed (its error, the time it took) and the exception goes on; the
 record's outcome then defaults to "failed". An exception that carries a step result in `.result` (e.g. a smoke
@@ -183,6 +183,7 @@ class Recorder:
         self.smoke: list[dict] | None = None
         self.cutover: dict | None = None
         self._failed_step: tuple[str, BaseException] | None = None
+        self._path: Path | None = None
 
     # ------------------------------------------------------------------ while running
 
@@ -299,15 +300,27 @@ class Recorder:
             "cutover": dict(self.cutover) if self.cutover is not None else None,
         }
 
-    def filename(self) -> str:
-        stamp = datetime.fromtimestamp(self.started, tz=timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        return f"{_safe(self.environment)}-{stamp}-{_safe(self.task)}.json"
+    def filename(self, *, attempt: int = 1) -> str:
+        """<env>-<UTC time to the millisecond>-<task>.json; `attempt` > 1 adds -N (two tasks in one millisecond)."""
+        started = datetime.fromtimestamp(self.started, tz=timezone.utc)
+        stamp = started.strftime("%Y%m%dT%H%M%S") + f"{started.microsecond // 1000:03d}Z"
+        suffix = f"-{attempt}" if attempt > 1 else ""
+        return f"{_safe(self.environment)}-{stamp}-{_safe(self.task)}{suffix}.json"
+
+    def _claim(self, dir: Path) -> Path:  # noqa: A002
+        """This record's file: the first free name, chosen once (a later write() rewrites the same file)."""
+        if self._path is None or self._path.parent != dir:
+            attempt = 1
+            while (dir / self.filename(attempt=attempt)).exists():
+                attempt += 1
+            self._path = dir / self.filename(attempt=attempt)
+        return self._path
 
     def write(self, *, dir: Path = RECORDS_DIR) -> Path:  # noqa: A002 - the brief's name for it
-        """Write the record as <env>-<UTC timestamp>-<task>.json in `dir` (atomically); returns the path."""
+        """Write the record as <env>-<UTC time>-<task>.json in `dir` (atomically); returns the path."""
         dir.mkdir(parents=True, exist_ok=True)
-        path = dir / self.filename()
-        temporary = path.with_suffix(".json.tmp")
+        path = self._claim(dir)
+        temporary = path.with_name(path.name + ".tmp")
         temporary.write_text(json.dumps(self.to_json(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
         temporary.replace(path)
         log.info("release record: %s", path)

@@ -157,11 +157,22 @@ def test_cutover_section():
     assert [Sample.from_row(r) for r in cut["samples"]] == record.samples_of(rec.to_json())
 
 
+def test_two_tasks_started_in_the_same_millisecond_keep_both_records(tmp_path):
+    first, second = a_release(Clocks()), a_release(Clocks())
+    for rec in (first, second):
+        rec.finish(exit_code=0)
+    paths = [first.write(dir=tmp_path), second.write(dir=tmp_path), first.write(dir=tmp_path)]
+    assert [p.name for p in paths] == ["local-20250101T120000000Z-release.json",
+                                       "local-20250101T120000000Z-release-2.json",
+                                       "local-20250101T120000000Z-release.json"]
+    assert len(list(tmp_path.glob("*.json"))) == 2
+
+
 def test_record_round_trips_through_its_file(tmp_path):
     rec = a_release(Clocks())
     rec.finish(exit_code=0)
     path = rec.write(dir=tmp_path / "records")
-    assert path.name == "local-20250101T120000Z-release.json"
+    assert path.name == "local-20250101T120000000Z-release.json"
     loaded = record.load(path)
     assert loaded == json.loads(json.dumps(rec.to_json()))
     assert loaded["schema"] == "bluegreen.release-record/1"
@@ -186,7 +197,7 @@ def test_validate_says_what_is_wrong(bad, complaint):
 
 def test_names_in_the_file_name_are_made_safe():
     rec = Recorder(environment="prod/eu west", task="release", who="x", clock=lambda: 0.0)
-    assert rec.filename() == "prod_eu_west-19700101T000000Z-release.json"
+    assert rec.filename() == "prod_eu_west-19700101T000000000Z-release.json"
 
 
 def test_who_names_the_ci_run():

@@ -161,6 +161,7 @@ _ARM: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "GalleryImages_ListByGallery"): _one(f"{C}/galleries/images/read"),
     ("PUT", "GalleryImageVersions_CreateOrUpdate"): frozenset({f"{C}/galleries/images/versions/write",
                                                               f"{C}/images/read"}),
+    ("PATCH", "GalleryImageVersions_Update"): _one(f"{C}/galleries/images/versions/write"),
     ("GET", "GalleryImageVersions_Get"): _one(f"{C}/galleries/images/versions/read"),
     ("DELETE", "GalleryImageVersions_Delete"): _one(f"{C}/galleries/images/versions/delete"),
     ("GET", "GalleryImageVersions_ListByGalleryImage"): _one(f"{C}/galleries/images/versions/read"),

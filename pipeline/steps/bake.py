@@ -40,13 +40,15 @@ from pipeline import naming
 from pipeline.azure import gallery, storage
 from pipeline.bake import machine
 from pipeline.bake.fingerprint import fingerprint as input_fingerprint
+from pipeline.bake.credentials import packer_auth, secret_values
 from pipeline.bake.package import Package, build_package
-from pipeline.bake.packer import MANIFEST_NAME, PackerResult, run_packer
+from pipeline.bake.packer import MANIFEST_NAME, PackerResult, packer_init, run_packer
 from pipeline.bake.plan import BAKE, RETAG, SKIP, decide, plan_lines, short, versions_in_use
 from pipeline.bake.provenance import completed_tags, git_commit, provenance_tags
 from pipeline.bake.templates import TemplateSummary, check_values, load_templates, resolve_values
 from pipeline.config import Settings
 from pipeline.errors import BakeError, ResourceMissing, TemplateError
+from pipeline.redact import Redactor
 from pipeline.steps.context import Context
 
 log = logging.getLogger(__name__)
@@ -252,6 +254,8 @@ def bake(
 
     # ---- facts
     image_version = naming.image_version_from_app_version(app_version, build_number=build_number)
+    if not s.is_local:
+        packer_auth(os.environ)  # a CI that hands Packer no usable credential fails here, before anything changes
     source = LOCAL_SOURCE if s.is_local else AZURE_SOURCE
     package = build_package(app_dir, require=("server.py",))
     variables = packer_variables(s, subscription_id=c.subscription_id, app_version=app_version,
@@ -362,10 +366,16 @@ def _run_packer(
             progress(line)
 
     output_dir.mkdir(parents=True, exist_ok=True)
+    redactor = None
+    if not s.is_local:
+        auth = packer_auth(os.environ)
+        _say(progress, f"Packer authenticates with {auth.description}")
+        redactor = Redactor().with_secrets(*secret_values(auth, os.environ))
+        packer_init(template_dir, packer=packer, progress=tee)
     try:
         return run_packer(template_dir, build=BUILD, source=source, output_dir=output_dir, variables=variables,
                           secrets={"app_package_url": signed.secret_url}, packer=packer, progress=tee,
-                          cwd=output_dir)
+                          cwd=output_dir, redactor=redactor)
     except BakeError as err:
         clearer = explain_packer_failure(err, output)
         if clearer is not None:

@@ -435,6 +435,11 @@ def _validate_target_regions(s: Settings, loader: _Loader) -> None:
         if target.storage_account_type not in regions.REPLICA_STORAGE_TYPES:
             raise loader.error(f"{key}.storage_account_type", f"is {target.storage_account_type!r}",
                                f"use one of {', '.join(regions.REPLICA_STORAGE_TYPES)}")
+    types = {t.storage_account_type for t in s.image.target_regions}
+    if len(types) > 1:
+        raise loader.error("image.target_regions", f"mixes storage types ({', '.join(sorted(types))})",
+                           "use one storage_account_type for every region (Packer's azure plugin publishes a version "
+                           "with one, and Azure never lets it change)")
     if s.image.target_regions and s.location not in seen:
         raise loader.error("image.target_regions", f"does not hold the environment's location {s.location!r}",
                            f"add [[...image.target_regions]] name = {s.location!r} (Azure requires it)")

@@ -35,13 +35,15 @@ source "azure-arm" "ubuntu" {
     gallery_name   = var.gallery_name
     image_name     = var.image_definition
     image_version  = var.image_version
+    # One storage type for the version (the plugin's target_region blocks take name and replicas); the pipeline
+    # checks all image.target_regions share it. Azure never lets it change once the version exists.
+    storage_account_type = length(var.target_regions) > 0 ? var.target_regions[0].storage_account_type : "Standard_LRS"
 
     dynamic "target_region" {
       for_each = var.target_regions
       content {
-        name                 = target_region.value.name
-        replicas             = target_region.value.replicas
-        storage_account_type = target_region.value.storage_account_type
+        name     = target_region.value.name
+        replicas = target_region.value.replicas
       }
     }
   }

@@ -321,7 +321,7 @@ def test_a_local_bake_publishes_to_the_configured_target_regions(request, cloud,
 
     settings = local_settings_for(request)
     settings = replace(settings, image=replace(settings.image, target_regions=(
-        TargetRegion(settings.location, 2, "Standard_ZRS"), TargetRegion("northeurope", 1, "Premium_LRS"))))
+        TargetRegion(settings.location, 2, "Standard_ZRS"), TargetRegion("northeurope", 1, "Standard_ZRS"))))
     with Clients(settings, cloud=local_cloud_of(cloud, azurite)) as clients:
         ctx = Context(clients=clients, who="tester@pipeline-tests")
         ensure_infra(ctx)
@@ -330,5 +330,5 @@ def test_a_local_bake_publishes_to_the_configured_target_regions(request, cloud,
                                                          settings.image.definition, "1.4.0")
     assert [(t.name, t.regional_replica_count, t.storage_account_type)
             for t in got.publishing_profile.target_regions] == [(settings.location, 2, "Standard_ZRS"),
-                                                                ("northeurope", 1, "Premium_LRS")]
+                                                                ("northeurope", 1, "Standard_ZRS")]
     assert got.publishing_profile.storage_account_type == "Standard_ZRS"

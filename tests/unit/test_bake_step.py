@@ -317,7 +317,7 @@ def test_azure_bakes_use_packer_azure_and_pass_the_target_regions(tmp_path):
                                             "storage_account_type": "Standard_LRS"}]
     assert "managed_image_name" not in variables
     two = replace(azure, image=replace(azure.image, target_regions=(
-        TargetRegion(azure.location, 2, "Standard_ZRS"), TargetRegion("northeurope"))))
+        TargetRegion(azure.location, 2, "Standard_ZRS"), TargetRegion("northeurope", 1, "Standard_ZRS"))))
     variables = packer_variables(two, subscription_id="s", app_version="1.4.0", image_version="1.4.0",
                                  package_sha256="a" * 64)
     assert [r["name"] for r in variables["target_regions"]] == [azure.location, "northeurope"]

@@ -288,10 +288,11 @@ def test_target_regions_default_to_the_environments_region(toml):
 
 
 def test_target_regions_are_read_with_replicas_and_storage_type(toml):
-    _regions(toml, 'name = "westeurope"\nreplicas = 2\nstorage_account_type = "Standard_ZRS"', 'name = "northeurope"')
+    _regions(toml, 'name = "westeurope"\nreplicas = 2\nstorage_account_type = "Standard_ZRS"',
+             'name = "northeurope"\nstorage_account_type = "Standard_ZRS"')
     s = load(toml, environment="azure-example")
     assert [(t.name, t.replicas, t.storage_account_type) for t in s.image.replication(s.location)] == [
-        ("westeurope", 2, "Standard_ZRS"), ("northeurope", 1, "Standard_LRS")]
+        ("westeurope", 2, "Standard_ZRS"), ("northeurope", 1, "Standard_ZRS")]
 
 
 @pytest.mark.parametrize("entries, key, fragment", [
@@ -299,6 +300,8 @@ def test_target_regions_are_read_with_replicas_and_storage_type(toml):
     (('name = "northeurope"',), "image.target_regions", "does not hold the environment's location"),
     (('name = "westeurope"', 'name = "westeurope"'), "image.target_regions[1].name", "repeats"),
     (('name = "westeurope"\nreplicas = 0',), "image.target_regions[0].replicas", "is 0"),
+    (('name = "westeurope"', 'name = "northeurope"\nstorage_account_type = "Standard_ZRS"'), "image.target_regions",
+     "mixes storage types"),
     (('name = "westeurope"\nstorage_account_type = "StandardSSD_LRS"',),
      "image.target_regions[0].storage_account_type", "is 'StandardSSD_LRS'"),
 ])

@@ -124,3 +124,11 @@ def test_duplicate_variable_across_files(template_dir: Path):
 def test_empty_directory(tmp_path: Path):
     with pytest.raises(TemplateError, match="no \\*.pkr.hcl files"):
         load_templates(tmp_path, build="app")
+
+
+def test_an_azure_bakes_fingerprint_covers_the_shared_script_and_app():
+    from pipeline.bake.fingerprint import input_files
+
+    files = {path.as_posix() for path in input_files(AZURE_DIR)}
+    assert {"scripts/install-app.sh", "app/server.py", "plugins.pkr.hcl", "auth.pkr.hcl"} <= files
+    assert (AZURE_DIR / "scripts").resolve() == (PACKER_DIR / "scripts").resolve()

@@ -1,10 +1,9 @@
-# One named build: select a source with -only=app.azure-arm.ubuntu or -only=app.null.local.
+# One named build: -only=app.null.local (the Azure build, app.azure-arm.ubuntu, is in packer/azure).
 
 build {
   name = "app"
 
   sources = [
-    "source.azure-arm.ubuntu",
     "source.null.local",
   ]
 
@@ -36,32 +35,8 @@ build {
     ]
   }
 
-  # ---- Azure: the same install script on the build VM, then generalize ----
-  provisioner "shell" {
-    only             = ["azure-arm.ubuntu"]
-    script           = "${path.root}/scripts/install-app.sh"
-    use_env_var_file = true
-    execute_command  = "chmod +x {{ .Path }}; sudo sh -c '. {{ .EnvVarFile }} && {{ .Path }}'"
-    environment_vars = [
-      "ROOT=/",
-      "APP_VERSION=${var.app_version}",
-      "APP_PACKAGE_URL=${var.app_package_url}",
-      "APP_PACKAGE_SHA256=${var.app_package_sha256}",
-    ]
-  }
-
-  provisioner "shell" {
-    only            = ["azure-arm.ubuntu"]
-    execute_command = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E sh '{{ .Path }}'"
-    inline = [
-      "/usr/sbin/waagent -force -deprovision+user && export HISTSIZE=0 && sync",
-    ]
-    skip_clean = true
-  }
-
   post-processors {
     post-processor "artifice" {
-      only  = ["null.local"]
       files = [local.local_image]
     }
     post-processor "manifest" {

@@ -53,32 +53,7 @@ variable "output_dir" {
   description = "Where the manifest (packer-manifest.json) and the local image tarball are written."
 }
 
-# ---- Azure (source azure-arm.ubuntu) ------------------------------------------------
-
-variable "subscription_id" {
-  type        = string
-  default     = env("ARM_SUBSCRIPTION_ID")
-  description = "Azure subscription for the build VM and the gallery."
-}
-
-variable "tenant_id" {
-  type        = string
-  default     = env("ARM_TENANT_ID")
-  description = "Azure AD tenant; empty lets the Azure CLI login decide."
-}
-
-variable "client_id" {
-  type        = string
-  default     = env("ARM_CLIENT_ID")
-  description = "Service principal id; when empty the Azure CLI login is used (use_azure_cli_auth)."
-}
-
-variable "client_secret" {
-  type        = string
-  default     = env("ARM_CLIENT_SECRET")
-  sensitive   = true
-  description = "Service principal secret; read from ARM_CLIENT_SECRET, never written in a file."
-}
+# ---- Where the image goes (recorded for the fingerprint's placement; the null source ignores them) ----
 
 variable "location" {
   type        = string
@@ -114,32 +89,4 @@ variable "image_definition" {
     condition     = length(var.image_definition) >= 1 && length(var.image_definition) <= 80 && length(split(" ", var.image_definition)) == 1
     error_message = "The image_definition must be 1-80 letters, digits, '_', '-' or '.', starting and ending with a letter or digit."
   }
-}
-
-variable "managed_image_name" {
-  type        = string
-  default     = ""
-  description = "Managed image name; empty means app-<image_version with dashes>, e.g. app-1-4-0 (1-80 characters, letters, digits, '_', '-', '.')."
-  validation {
-    condition     = var.managed_image_name == "" || (length(var.managed_image_name) <= 80 && length(split(" ", var.managed_image_name)) == 1)
-    error_message = "The managed_image_name must be empty or 1-80 letters, digits, '_', '-' or '.', start with a letter or digit and end with a letter, digit or '_'."
-  }
-}
-
-variable "replication_regions" {
-  type        = list(string)
-  default     = []
-  description = "Extra regions to replicate the gallery image version to (the build location is always included)."
-}
-
-variable "vm_size" {
-  type        = string
-  default     = "Standard_B2s"
-  description = "Size of the temporary build VM."
-}
-
-variable "tags" {
-  type        = map(string)
-  default     = {}
-  description = "Extra tags for the build resources and the image."
 }

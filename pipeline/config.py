@@ -28,7 +28,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pipeline import naming
+from pipeline import naming, regions
 from pipeline.errors import ConfigError
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "Settings",
     "SmokeCheck",
     "Storage",
+    "TargetRegion",
     "Timeouts",
     "load_settings",
     "parse_duration",
@@ -119,12 +120,26 @@ class Network:
 
 
 @dataclass(frozen=True)
+class TargetRegion:
+    """Where a gallery image version is replicated: `[[environments.X.image.target_regions]]`."""
+
+    name: str
+    replicas: int = 1
+    storage_account_type: str = "Standard_LRS"
+
+
+@dataclass(frozen=True)
 class Image:
     gallery: str
     definition: str
     publisher: str
     offer: str
-    sku: str
+    sku: str  # names the base image the version is built from (Packer's image_sku), e.g. "ubuntu-22_04-lts-gen2"
+    target_regions: tuple[TargetRegion, ...] = ()  # empty: the environment's location, 1 replica, Standard_LRS
+
+    def replication(self, location: str) -> tuple[TargetRegion, ...]:
+        """The target regions a version is published to: the configured ones, else the environment's region."""
+        return self.target_regions or (TargetRegion(name=location),)
 
 
 @dataclass(frozen=True)
@@ -286,6 +301,8 @@ class _Loader:
         values = {}
         for f in fields:
             key = key_prefix + f.name
+            if f.name not in raw and (f.default is not dataclasses.MISSING):
+                continue  # an optional key: the dataclass default applies
             if f.name not in raw:
                 raise self.error(key, "is missing", f"add it to [{(self.prefix + '.' + key_prefix).rstrip('.')}]")
             values[f.name] = self.convert(hints[f.name], raw[f.name], key)
@@ -395,6 +412,39 @@ _NAME_RULES: dict[str, tuple[re.Pattern[str], str]] = {
 }
 
 
+def _validate_target_regions(s: Settings, loader: _Loader) -> None:
+    """image.target_regions: known regions, each once, the environment's own region among them (Azure refuses a
+    version whose target regions lack its location), a replica count and storage type Azure accepts."""
+    if not s.is_local:
+        known = s.location in regions.AZURE_REGIONS
+        if not known:
+            raise loader.error("location", f"is not an Azure region ({s.location!r})",
+                               "use a name from `az account list-locations --query [].name`, e.g. 'westeurope'")
+    seen: set[str] = set()
+    for i, target in enumerate(s.image.target_regions):
+        key = f"image.target_regions[{i}]"
+        if target.name not in regions.AZURE_REGIONS:
+            raise loader.error(f"{key}.name", f"is not an Azure region ({target.name!r})",
+                               "use a name from `az account list-locations --query [].name`, e.g. 'northeurope'")
+        if target.name in seen:
+            raise loader.error(f"{key}.name", f"repeats {target.name!r}", "list each region once")
+        seen.add(target.name)
+        if not 1 <= target.replicas <= regions.MAX_REPLICAS_PER_REGION:
+            raise loader.error(f"{key}.replicas", f"is {target.replicas}",
+                               f"use 1-{regions.MAX_REPLICAS_PER_REGION} replicas")
+        if target.storage_account_type not in regions.REPLICA_STORAGE_TYPES:
+            raise loader.error(f"{key}.storage_account_type", f"is {target.storage_account_type!r}",
+                               f"use one of {', '.join(regions.REPLICA_STORAGE_TYPES)}")
+    types = {t.storage_account_type for t in s.image.target_regions}
+    if len(types) > 1:
+        raise loader.error("image.target_regions", f"mixes storage types ({', '.join(sorted(types))})",
+                           "use one storage_account_type for every region (Packer's azure plugin publishes a version "
+                           "with one, and Azure never lets it change)")
+    if s.image.target_regions and s.location not in seen:
+        raise loader.error("image.target_regions", f"does not hold the environment's location {s.location!r}",
+                           f"add [[...image.target_regions]] name = {s.location!r} (Azure requires it)")
+
+
 def _validate(s: Settings, loader: _Loader) -> None:
     def name(key: str, value: str, rule: str) -> None:
         pattern, text = _NAME_RULES[rule]
@@ -451,6 +501,7 @@ def _validate(s: Settings, loader: _Loader) -> None:
     check(lb.production_rule.name != lb.staging_rule.name, "load_balancer.staging_rule.name", "equals the production rule's name", "give the rules different names")
     shared("image.gallery", s.image.gallery, naming.check_gallery_name)
     shared("image.definition", s.image.definition, naming.check_image_definition_name)
+    _validate_target_regions(s, loader)
     if not s.storage.is_local:
         name("storage.account", s.storage.account, "storage_account")
     name("storage.ledger_container", s.storage.ledger_container, "container")

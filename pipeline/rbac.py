@@ -16,9 +16,10 @@ include them for the bodies this pipeline sends:
   `Microsoft.Compute/galleries/images/versions/read`;
 - a load balancer PUT (pipeline/infra.py, every traffic swap) names its frontend public IP:
   `Microsoft.Network/publicIPAddresses/join/action`;
-- a gallery image version PUT names its source; on Azure that is the managed image Packer made (the re-tag after
-  a bake): `Microsoft.Compute/images/read`. (The local cloud publishes from a VHD blob instead; the emulator does
-  not check storage access for it.)
+- a gallery image version PUT names its source. The pipeline PUTs a version only on the local cloud, from a VHD
+  blob (the emulator does not check storage access for it); on Azure Packer publishes the version straight from
+  its build VM under its own principal, and the pipeline adds the provenance tags with the update PATCH
+  (GalleryImageVersions_Update), which names no source: no linked action.
 
 Operation-status reads (`Operations_GetStatus`, `Operations_GetResult`, the `Azure-AsyncOperation` and
 `Location` URLs of a long-running operation) need no action of their own: ARM lets the caller who started an
@@ -159,8 +160,8 @@ _ARM: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "GalleryImages_Get"): _one(f"{C}/galleries/images/read"),
     ("DELETE", "GalleryImages_Delete"): _one(f"{C}/galleries/images/delete"),
     ("GET", "GalleryImages_ListByGallery"): _one(f"{C}/galleries/images/read"),
-    ("PUT", "GalleryImageVersions_CreateOrUpdate"): frozenset({f"{C}/galleries/images/versions/write",
-                                                              f"{C}/images/read"}),
+    ("PUT", "GalleryImageVersions_CreateOrUpdate"): _one(f"{C}/galleries/images/versions/write"),
+    ("PATCH", "GalleryImageVersions_Update"): _one(f"{C}/galleries/images/versions/write"),
     ("GET", "GalleryImageVersions_Get"): _one(f"{C}/galleries/images/versions/read"),
     ("DELETE", "GalleryImageVersions_Delete"): _one(f"{C}/galleries/images/versions/delete"),
     ("GET", "GalleryImageVersions_ListByGalleryImage"): _one(f"{C}/galleries/images/versions/read"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipeline.azure.clients import Clients
+from pipeline.config import Settings
 from pipeline.azure.errors import azure_call, is_not_found, none_if_missing
 
 
@@ -42,8 +43,20 @@ def list_image_versions(clients: Clients) -> list[ImageVersion]:
             s.resource_group, s.image.gallery, s.image.definition)]
 
 
+def publishing_profile(settings: Settings) -> dict:
+    """The publishing profile of every version the pipeline creates (pure): `image.target_regions` (default: the
+    environment's region, one Standard_LRS replica), each region's storage type written out, since Azure never lets
+    it change and an omitted one means Azure's default of the day."""
+    targets = settings.image.replication(settings.location)
+    return {"targetRegions": [{"name": t.name, "regionalReplicaCount": t.replicas,
+                               "storageAccountType": t.storage_account_type} for t in targets],
+            "replicaCount": targets[0].replicas, "storageAccountType": targets[0].storage_account_type,
+            "excludeFromLatest": False}
+
+
 def create_image_version(clients: Clients, version: str, *, source: dict, tags: dict) -> ImageVersion:
-    """`source`: {"vhd_uri": ..., "storage_account_id": ...} or {"managed_image_id": ...}."""
+    """Create a version, tags included (one PUT: the pipeline never PUTs an existing version again).
+    `source`: {"vhd_uri": ..., "storage_account_id": ...} (the local cloud) or {"managed_image_id": ...}."""
     s = clients.settings
     if "managed_image_id" in source:
         storage = {"source": {"id": source["managed_image_id"]}}
@@ -51,13 +64,21 @@ def create_image_version(clients: Clients, version: str, *, source: dict, tags: 
         storage = {"osDiskImage": {"hostCaching": "ReadOnly", "source": {
             "uri": source["vhd_uri"], "storageAccountId": source["storage_account_id"]}}}
     body = {"location": s.location, "tags": tags, "properties": {
-        "publishingProfile": {"targetRegions": [{"name": s.location, "regionalReplicaCount": 1}],
-                              "replicaCount": 1, "excludeFromLatest": False},
-        "storageProfile": storage}}
+        "publishingProfile": publishing_profile(s), "storageProfile": storage}}
     with azure_call(f"publishing image version {version}",
                     missing="run `invoke infra` to create the gallery and image definition"):
         return _version(clients.compute.gallery_image_versions.begin_create_or_update(
             s.resource_group, s.image.gallery, s.image.definition, version, body).result())
+
+
+def tag_image_version(clients: Clients, version: str, *, tags: dict) -> ImageVersion:
+    """Replace a version's tags with the update PATCH (GalleryImageVersions_Update): nothing else is sent, so
+    nothing Azure does not let change (the source, the replicas' storage type) can be touched."""
+    s = clients.settings
+    with azure_call(f"tagging image version {version}",
+                    missing="the version is gone; run the bake again to publish it"):
+        return _version(clients.compute.gallery_image_versions.begin_update(
+            s.resource_group, s.image.gallery, s.image.definition, version, {"tags": tags}).result())
 
 
 def delete_image_version(clients: Clients, version: str) -> bool:

@@ -141,6 +141,17 @@ def run_packer(
     return result
 
 
+def packer_init(template_dir: Path | str, *, packer: str = "packer",
+                progress: Callable[[str], None] | None = None) -> None:
+    """`packer init`: install the plugins the templates' required_plugins pin (packer/azure). Needs Packer >= 1.7."""
+    argv = [packer, "init", str(Path(template_dir).resolve())]
+    lines = _stream(argv, env={**os.environ, "CHECKPOINT_DISABLE": "1"}, cwd=None, redactor=Redactor(),
+                    progress=progress)
+    if lines.returncode != 0:
+        raise BakeError(f"packer init {template_dir} failed (exit {lines.returncode}): the Azure build needs Packer "
+                        ">= 1.10 with network access to install the pinned azure plugin; see packer/README.md")
+
+
 @dataclass
 class _Output:
     parsed: list[machine.MachineLine]

@@ -127,7 +127,6 @@ def plan_lines(
     package_sha256: str,
     image_ref: str,
     vhd_blob: str | None,
-    managed_image: str | None,
     tag_keys: Iterable[str],
     reuse_run: str | None = None,
 ) -> tuple[str, ...]:
@@ -155,6 +154,7 @@ def plan_lines(
         ]
     else:
         lines.append(
-            f"(Packer publishes managed image {managed_image} and gallery image version {image_ref}) then tag it {tags}"
+            f"(Packer publishes gallery image version {image_ref} straight to the gallery) then tag it {tags} "
+            "with the update PATCH"
         )
     return tuple(lines)

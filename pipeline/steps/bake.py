@@ -12,8 +12,9 @@ version a fleet uses. Act unless dry-run:
 
     local:  upload package -> SAS -> packer (null.local writes an image tarball) -> upload it as the VHD blob
             images/<definition>/<version>.vhd -> PUT the gallery image version from it, with provenance tags
-    Azure:  upload package -> SAS -> packer (azure-arm builds a VM, makes managed image <app>-<version>-<fp>
-            and publishes the gallery version) -> PUT the version again with the provenance tags
+    Azure:  upload package -> SAS -> packer (packer/azure: the azure plugin builds a VM and publishes the gallery
+            version straight from it, no managed image) -> PATCH the version's tags (GalleryImageVersions_Update)
+            with the provenance tags: never a second PUT, which could not keep what Azure does not let change
 
 Re-running after a kill converges: the package and VHD blob names are content-addressed or fixed and are
 overwritten; a local image that Packer made but nobody published is re-used (its manifest entry carries the
@@ -39,13 +40,15 @@ from pipeline import naming
 from pipeline.azure import gallery, storage
 from pipeline.bake import machine
 from pipeline.bake.fingerprint import fingerprint as input_fingerprint
+from pipeline.bake.credentials import packer_auth, secret_values
 from pipeline.bake.package import Package, build_package
-from pipeline.bake.packer import MANIFEST_NAME, PackerResult, run_packer
+from pipeline.bake.packer import MANIFEST_NAME, PackerResult, packer_init, run_packer
 from pipeline.bake.plan import BAKE, RETAG, SKIP, decide, plan_lines, short, versions_in_use
 from pipeline.bake.provenance import completed_tags, git_commit, provenance_tags
 from pipeline.bake.templates import TemplateSummary, check_values, load_templates, resolve_values
 from pipeline.config import Settings
 from pipeline.errors import BakeError, ResourceMissing, TemplateError
+from pipeline.redact import Redactor
 from pipeline.steps.context import Context
 
 log = logging.getLogger(__name__)
@@ -59,7 +62,6 @@ __all__ = [
     "bake",
     "explain_packer_failure",
     "fingerprint_variables",
-    "managed_image_name",
     "package_blob_name",
     "packer_variables",
     "vhd_blob_name",
@@ -68,6 +70,7 @@ __all__ = [
 BUILD = "app"
 LOCAL_SOURCE = "null.local"
 AZURE_SOURCE = "azure-arm.ubuntu"
+AZURE_TEMPLATES = "azure"  # packer/azure: the Azure build, for a current Packer with the azure plugin
 IMAGES_CONTAINER = "images"  # local cloud: the "VHD" blobs gallery versions are made from
 SECRET_PLACEHOLDER = "https://package.invalid/app.tar.gz?sig=checked-for-presence-only"
 
@@ -75,7 +78,7 @@ SECRET_PLACEHOLDER = "https://package.invalid/app.tar.gz?sig=checked-for-presenc
 #: inputs into another version name, region or gallery finds the image by the same fingerprint.
 PLACEMENT_VARIABLES = frozenset({
     "image_version", "managed_image_name", "output_dir", "subscription_id", "tenant_id", "client_id",
-    "resource_group", "gallery_name", "image_definition", "location", "replication_regions", "tags", "vm_size",
+    "resource_group", "gallery_name", "image_definition", "location", "target_regions", "tags", "vm_size",
     # the .tar.gz hash depends on the zlib build; the uncompressed content hash stands in for it
     "app_package_sha256",
 })
@@ -132,12 +135,6 @@ class BakeResult:
 # ---------------------------------------------------------------------------------------------- pure parts
 
 
-def managed_image_name(app: str, image_version: str, fingerprint: str) -> str:
-    """Azure: the managed image Packer makes. The fingerprint in the name lets a --force rebake with other
-    content make a new image instead of colliding with the old one (Packer refuses an existing name)."""
-    return naming.check_managed_image_name(f"{app}-{image_version.replace('.', '-')}-{fingerprint[:8]}")
-
-
 def package_blob_name(app: str, app_version: str, package: Package) -> str:
     """Content-addressed, so re-uploading after a kill writes the same bytes to the same name."""
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", app_version)
@@ -148,9 +145,13 @@ def vhd_blob_name(definition: str, image_version: str) -> str:
     return f"{definition}/{image_version}.vhd"
 
 
+def template_dir_for(s: Settings, template_dir: Path) -> Path:
+    """packer/ for the local cloud (null source, any Packer from 1.6.6); packer/azure for Azure."""
+    return Path(template_dir) if s.is_local else Path(template_dir) / AZURE_TEMPLATES
+
+
 def packer_variables(
     s: Settings, *, subscription_id: str, app_version: str, image_version: str, package_sha256: str,
-    managed_image: str | None,
 ) -> dict[str, object]:
     """The non-secret Packer variables of a bake (output_dir and fingerprint are added later)."""
     variables: dict[str, object] = {
@@ -164,8 +165,9 @@ def packer_variables(
     }
     if not s.is_local:
         variables["subscription_id"] = subscription_id
-        if managed_image:
-            variables["managed_image_name"] = managed_image
+        variables["target_regions"] = [{"name": t.name, "replicas": t.replicas,
+                                        "storage_account_type": t.storage_account_type}
+                                       for t in s.image.replication(s.location)]
     return variables
 
 
@@ -248,23 +250,21 @@ def bake(
     (version, app dir), TemplateError (templates/variables), BakeError (Packer, conflicts), AzureError."""
     started = time.monotonic()
     s, c = ctx.settings, ctx.clients
-    template_dir, app_dir, output_dir = Path(template_dir), Path(app_dir), Path(output_dir)
+    template_dir, app_dir, output_dir = template_dir_for(s, template_dir), Path(app_dir), Path(output_dir)
 
     # ---- facts
     image_version = naming.image_version_from_app_version(app_version, build_number=build_number)
+    if not s.is_local:
+        packer_auth(os.environ)  # a CI that hands Packer no usable credential fails here, before anything changes
     source = LOCAL_SOURCE if s.is_local else AZURE_SOURCE
     package = build_package(app_dir, require=("server.py",))
-    # The managed image name (Azure) holds the fingerprint, so it is added once the fingerprint is known.
     variables = packer_variables(s, subscription_id=c.subscription_id, app_version=app_version,
-                                 image_version=image_version, package_sha256=package.sha256, managed_image=None)
+                                 image_version=image_version, package_sha256=package.sha256)
     summary = _check_templates(
         template_dir, source=source,
         variables={**variables, "output_dir": str(output_dir), "app_package_url": SECRET_PLACEHOLDER})
     digest = input_fingerprint(template_dir=template_dir, variables=fingerprint_variables(variables, package),
                                exclude=summary.sensitive)
-    managed_image = None if s.is_local else managed_image_name(s.app, image_version, digest)
-    if managed_image:
-        variables["managed_image_name"] = managed_image
     commit = git_commit(template_dir)
     try:
         versions = gallery.list_image_versions(c)
@@ -291,7 +291,7 @@ def bake(
         decision, local=s.is_local, selector=summary.selector(source), app_version=app_version, fingerprint=digest,
         package_blob=f"{s.storage.packages_container}/{blob_name}", package_sha256=package.sha256,
         image_ref=image_ref, vhd_blob=f"{IMAGES_CONTAINER}/{vhd_blob_name(s.image.definition, ref_version)}",
-        managed_image=managed_image, tag_keys=tags, reuse_run=reuse[0] if reuse else None)
+        tag_keys=tags, reuse_run=reuse[0] if reuse else None)
     for line in plan:
         log.info("plan: %s", line)
 
@@ -316,8 +316,7 @@ def bake(
     if decision.action == RETAG:
         merged = completed_tags(decision.existing_tags or {}, tags)
         _say(progress, f"tagging image version {image_ref} ({decision.reason})")
-        version = _publish(ctx, ref_version, digest=digest, image_source=_existing_source(ctx, ref_version, digest),
-                           tags=merged)
+        version = _checked(gallery.tag_image_version(c, ref_version, tags=merged), digest=digest)
         return result(packer_run_uuid=merged.get("packer-run-uuid"), image_version_id=version.id,
                       tags=MappingProxyType(merged))
 
@@ -339,18 +338,10 @@ def bake(
     if s.is_local:
         image_source = _upload_local_image(ctx, packer_result, image_version=image_version, progress=progress)
         final_tags = tags
+        _say(progress, f"publishing image version {image_ref}")
+        version = _publish(ctx, image_version, digest=digest, image_source=image_source, tags=final_tags)
     else:
-        # Packer published the version (tagged with its azure_tags); PUT it again with ours added.
-        published = gallery.get_image_version(c, image_version)
-        if published is None:
-            raise BakeError(
-                f"packer build finished but image version {image_ref} is not in the gallery; check the "
-                "template's shared_image_gallery_destination and run the bake again"
-            )
-        image_source = {"managed_image_id": packer_result.artifact_id}
-        final_tags = {**published.tags, **tags}
-    _say(progress, f"publishing image version {image_ref}")
-    version = _publish(ctx, image_version, digest=digest, image_source=image_source, tags=final_tags)
+        version, final_tags = tag_published(ctx, image_version, digest=digest, tags=tags, progress=progress)
     return result(packer_run_uuid=packer_result.run_uuid, image_version_id=version.id,
                   tags=MappingProxyType(dict(final_tags)))
 
@@ -375,10 +366,16 @@ def _run_packer(
             progress(line)
 
     output_dir.mkdir(parents=True, exist_ok=True)
+    redactor = None
+    if not s.is_local:
+        auth = packer_auth(os.environ)
+        _say(progress, f"Packer authenticates with {auth.description}")
+        redactor = Redactor().with_secrets(*secret_values(auth, os.environ))
+        packer_init(template_dir, packer=packer, progress=tee)
     try:
         return run_packer(template_dir, build=BUILD, source=source, output_dir=output_dir, variables=variables,
                           secrets={"app_package_url": signed.secret_url}, packer=packer, progress=tee,
-                          cwd=output_dir)
+                          cwd=output_dir, redactor=redactor)
     except BakeError as err:
         clearer = explain_packer_failure(err, output)
         if clearer is not None:
@@ -407,18 +404,30 @@ def _upload_local_image(ctx: Context, result: PackerResult, *, image_version: st
     return {"vhd_uri": url, "storage_account_id": _storage_account_id(ctx)}
 
 
-def _existing_source(ctx: Context, image_version: str, digest: str) -> dict:
-    """The source a version made by an earlier bake was published from (for re-tagging it)."""
-    s, c = ctx.settings, ctx.clients
-    if s.is_local:
-        url = c.blob.get_blob_client(IMAGES_CONTAINER, vhd_blob_name(s.image.definition, image_version)).url
-        return {"vhd_uri": url, "storage_account_id": _storage_account_id(ctx)}
-    name = managed_image_name(s.app, image_version, digest)
-    return {"managed_image_id": ctx.ids.provider("Microsoft.Compute", "images", name)}
+def tag_published(ctx: Context, image_version: str, *, digest: str, tags: Mapping[str, str],
+                  progress: Progress | None = None) -> tuple[gallery.ImageVersion, dict[str, str]]:
+    """Azure: Packer published the version (with its azure_tags); add the provenance tags with the update PATCH.
+    Returns the version and the tags it now has."""
+    s = ctx.settings
+    image_ref = f"{s.image.gallery}/{s.image.definition}/{image_version}"
+    published = gallery.get_image_version(ctx.clients, image_version)
+    if published is None:
+        raise BakeError(
+            f"packer build finished but image version {image_ref} is not in the gallery; check the "
+            "template's shared_image_gallery_destination and run the bake again"
+        )
+    final_tags = {**published.tags, **tags}
+    _say(progress, f"tagging image version {image_ref} with its provenance")
+    return _checked(gallery.tag_image_version(ctx.clients, image_version, tags=final_tags), digest=digest), final_tags
 
 
 def _publish(ctx: Context, image_version: str, *, digest: str, image_source: dict, tags: Mapping[str, str]):
     version = gallery.create_image_version(ctx.clients, image_version, source=image_source, tags=dict(tags))
+    return _checked(version, digest=digest)
+
+
+def _checked(version: gallery.ImageVersion, *, digest: str) -> gallery.ImageVersion:
+    image_version = version.name
     state = (version.provisioning_state or "").lower()
     if state and state != "succeeded":
         raise BakeError(

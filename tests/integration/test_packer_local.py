@@ -273,8 +273,8 @@ def test_missing_package_is_a_bake_error_without_the_url(tmp_path: Path, package
 
 @pytest.mark.slow
 @needs_packer
-@pytest.mark.parametrize("source", ["azure-arm.ubuntu", "null.local"])
-def test_packer_validate_accepts_both_sources(tmp_path: Path, source: str):
+def test_packer_validate_accepts_the_local_source(tmp_path: Path):
+    source = "null.local"
     env = {**os.environ, "PKR_VAR_app_package_url": "https://x.blob.core.windows.net/p/a.tar.gz?sig=x",
            "CHECKPOINT_DISABLE": "1"}
     syntax = subprocess.run(["packer", "validate", "-syntax-only", str(PACKER_DIR)], env=env, cwd=tmp_path,
@@ -282,7 +282,7 @@ def test_packer_validate_accepts_both_sources(tmp_path: Path, source: str):
     assert syntax.returncode == 0, syntax.stdout + syntax.stderr
     full = subprocess.run(
         ["packer", "validate", f"-only=app.{source}", "-var", "app_version=1.4.0", "-var", "image_version=1.4.0",
-         "-var", "subscription_id=00000000-0000-0000-0000-000000000000", str(PACKER_DIR)],
+         str(PACKER_DIR)],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )
     assert full.returncode == 0, full.stdout + full.stderr

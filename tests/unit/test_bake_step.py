@@ -9,6 +9,7 @@ import os
 import subprocess
 import tarfile
 from datetime import datetime, timedelta, timezone
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,6 @@ from pipeline.steps.bake import (
     BakeResult,
     explain_packer_failure,
     fingerprint_variables,
-    managed_image_name,
     package_blob_name,
     previous_artifact,
 )
@@ -243,7 +243,7 @@ def plan(decision, *, local=True, reuse=None):
     return plan_lines(decision, local=local, selector="app.null.local" if local else "app.azure-arm.ubuntu",
                       app_version="1.4.0", fingerprint=FP, package_blob="packages/hello/app.tar.gz",
                       package_sha256="a" * 64, image_ref="gal/def/1.4.0", vhd_blob="images/def/1.4.0.vhd",
-                      managed_image=None if local else "hello-1-4-0-ffffffff", tag_keys=["fingerprint", "baked-at"],
+                      tag_keys=["fingerprint", "baked-at"],
                       reuse_run=reuse)
 
 
@@ -263,7 +263,9 @@ def test_plan_for_azure_a_replacement_and_a_reuse():
     lines = plan(d, local=False)
     assert lines[0] == "delete image version gal/def/1.4.0 (replacing image version 1.4.0 (--force))"
     assert "-only=app.azure-arm.ubuntu" in lines[3]
-    assert lines[-1].startswith("(Packer publishes managed image hello-1-4-0-ffffffff and gallery image version")
+    assert lines[-1] == ("(Packer publishes gallery image version gal/def/1.4.0 straight to the gallery) then tag it "
+                         "baked-at, fingerprint with the update PATCH")
+    assert not any("managed image" in line for line in lines)
     d = decide(target="1.4.0", fingerprint=FP, versions=[], force=False, in_use={})
     assert plan(d, reuse="run-7")[0] == "re-use the image from Packer run run-7 (same fingerprint, not yet published)"
 
@@ -303,8 +305,26 @@ def test_fingerprint_variables_drop_placement_and_add_app_content(tmp_path):
     assert kept == {"app_version": "1.4.0", "app_package_content_sha256": package.content_sha256}
 
 
-def test_managed_image_name_holds_version_and_fingerprint():
-    assert managed_image_name("hello", "1.4.2003", FP) == "hello-1-4-2003-ffffffff"
+def test_azure_bakes_use_packer_azure_and_pass_the_target_regions(tmp_path):
+    from pipeline.config import TargetRegion, load_settings
+    from pipeline.steps.bake import packer_variables, template_dir_for
+
+    azure = load_settings(environment="azure-example", environ={})
+    assert template_dir_for(azure, Path("packer")) == Path("packer/azure")
+    variables = packer_variables(azure, subscription_id="s", app_version="1.4.0", image_version="1.4.0",
+                                 package_sha256="a" * 64)
+    assert variables["target_regions"] == [{"name": azure.location, "replicas": 1,
+                                            "storage_account_type": "Standard_LRS"}]
+    assert "managed_image_name" not in variables
+    two = replace(azure, image=replace(azure.image, target_regions=(
+        TargetRegion(azure.location, 2, "Standard_ZRS"), TargetRegion("northeurope", 1, "Standard_ZRS"))))
+    variables = packer_variables(two, subscription_id="s", app_version="1.4.0", image_version="1.4.0",
+                                 package_sha256="a" * 64)
+    assert [r["name"] for r in variables["target_regions"]] == [azure.location, "northeurope"]
+    local = load_settings(environment="local", environ={})
+    assert template_dir_for(local, Path("packer")) == Path("packer")
+    assert "target_regions" not in packer_variables(local, subscription_id="s", app_version="1.4.0",
+                                                    image_version="1.4.0", package_sha256="a" * 64)
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from pipeline.bake.templates import check_templates, load_templates
 from pipeline.errors import TemplateError
 
 PACKER_DIR = Path(__file__).resolve().parents[2] / "packer"
+AZURE_DIR = PACKER_DIR / "azure"
 GOOD_VARS = {"app_version": "1.4.0", "image_version": "1.4.0", "app_package_url": "https://x/y?sig=s"}
 
 
@@ -24,18 +25,32 @@ def template_dir(tmp_path: Path) -> Path:
 def test_real_templates_summary():
     summary = check_templates(PACKER_DIR, build="app", source="null.local", variables=GOOD_VARS, environ={})
     assert summary.build_name == "app"
-    assert set(summary.sources) == {"azure-arm.ubuntu", "null.local"}
+    assert set(summary.sources) == {"null.local"}
     assert summary.selector("null.local") == "app.null.local"
     assert summary.required == {"app_version", "image_version", "app_package_url"}
-    assert {"app_package_url", "client_secret"} <= summary.sensitive
+    assert summary.sensitive == {"app_package_url"}
     assert summary.files == ("build.pkr.hcl", "sources.pkr.hcl", "variables.pkr.hcl")
     with pytest.raises(TypeError):
         summary.variables["x"] = None  # frozen
 
 
-def test_azure_source_is_accepted_too():
-    summary = check_templates(PACKER_DIR, build="app", source="azure-arm.ubuntu", variables=GOOD_VARS, environ={})
-    assert summary.selector("azure-arm.ubuntu") == "app.azure-arm.ubuntu"
+def test_the_azure_build_is_its_own_directory_with_the_same_selector():
+    summary = check_templates(AZURE_DIR, build="app", source="azure-arm.ubuntu", variables=GOOD_VARS, environ={})
+    assert summary.selector("azure-arm.ubuntu") == "app.azure-arm.ubuntu" and summary.sources == ("azure-arm.ubuntu",)
+    assert {"app_package_url", "client_secret", "oidc_request_token", "oidc_request_url"} <= summary.sensitive
+    assert summary.files == ("auth.pkr.hcl", "build.pkr.hcl", "plugins.pkr.hcl", "sources.pkr.hcl",
+                             "variables.pkr.hcl")
+    with pytest.raises(TemplateError, match="no source 'null.local'"):
+        check_templates(AZURE_DIR, build="app", source="null.local", variables=GOOD_VARS, environ={})
+
+
+def test_the_shared_inputs_are_declared_alike_in_both_directories():
+    local, azure = load_templates(PACKER_DIR, build="app"), load_templates(AZURE_DIR, build="app")
+    shared = set(local.variables) & set(azure.variables)
+    assert set(local.variables) <= set(azure.variables), "packer/azure lacks a variable the bake passes to packer/"
+    for name in shared:
+        a, b = local.variables[name], azure.variables[name]
+        assert (a.has_default, a.default, a.sensitive) == (b.has_default, b.default, b.sensitive), name
 
 
 def test_syntax_error_names_file_and_line(template_dir: Path):
@@ -91,8 +106,6 @@ def test_undeclared_variable_is_refused():
         ("image_version", "1.4"),
         ("image_version", "1.4.0-rc1"),
         ("image_version", "1.4.99999999999"),
-        ("managed_image_name", "-starts-with-dash"),
-        ("managed_image_name", "ends-with-dot."),
         ("image_definition", "has space"),
         ("gallery_name", "has-dash"),
     ],
@@ -103,11 +116,19 @@ def test_bad_azure_names_are_refused(name: str, value: str):
 
 
 def test_duplicate_variable_across_files(template_dir: Path):
-    (template_dir / "extra.pkr.hcl").write_text('variable "vm_size" {\n  type = string\n  default = "x"\n}\n')
-    with pytest.raises(TemplateError, match="vm_size.*declared in both"):
+    (template_dir / "extra.pkr.hcl").write_text('variable "location" {\n  type = string\n  default = "x"\n}\n')
+    with pytest.raises(TemplateError, match="location.*declared in both"):
         load_templates(template_dir, build="app")
 
 
 def test_empty_directory(tmp_path: Path):
     with pytest.raises(TemplateError, match="no \\*.pkr.hcl files"):
         load_templates(tmp_path, build="app")
+
+
+def test_an_azure_bakes_fingerprint_covers_the_shared_script_and_app():
+    from pipeline.bake.fingerprint import input_files
+
+    files = {path.as_posix() for path in input_files(AZURE_DIR)}
+    assert {"scripts/install-app.sh", "app/server.py", "plugins.pkr.hcl", "auth.pkr.hcl"} <= files
+    assert (AZURE_DIR / "scripts").resolve() == (PACKER_DIR / "scripts").resolve()

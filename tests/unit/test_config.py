@@ -269,3 +269,59 @@ def test_malformed_cloud_file(tmp_path):
     path.write_text('{"version": 2}')
     with pytest.raises(ConfigError, match="version is 2"):
         read_cloud_file(path)
+
+
+# ---------------------------------------------------------------------------------------------- image.target_regions
+
+
+def _regions(toml: Path, *entries: str) -> None:
+    text = toml.read_text()
+    text += "".join(f"\n[[environments.azure-example.image.target_regions]]\n{entry}\n" for entry in entries)
+    toml.write_text(text)
+
+
+def test_target_regions_default_to_the_environments_region(toml):
+    s = load(toml, environment="azure-example")
+    assert s.image.target_regions == ()
+    (only,) = s.image.replication(s.location)
+    assert (only.name, only.replicas, only.storage_account_type) == (s.location, 1, "Standard_LRS")
+
+
+def test_target_regions_are_read_with_replicas_and_storage_type(toml):
+    _regions(toml, 'name = "westeurope"\nreplicas = 2\nstorage_account_type = "Standard_ZRS"',
+             'name = "northeurope"\nstorage_account_type = "Standard_ZRS"')
+    s = load(toml, environment="azure-example")
+    assert [(t.name, t.replicas, t.storage_account_type) for t in s.image.replication(s.location)] == [
+        ("westeurope", 2, "Standard_ZRS"), ("northeurope", 1, "Standard_ZRS")]
+
+
+@pytest.mark.parametrize("entries, key, fragment", [
+    (('name = "westeurope"', 'name = "atlantis"'), "image.target_regions[1].name", "not an Azure region"),
+    (('name = "northeurope"',), "image.target_regions", "does not hold the environment's location"),
+    (('name = "westeurope"', 'name = "westeurope"'), "image.target_regions[1].name", "repeats"),
+    (('name = "westeurope"\nreplicas = 0',), "image.target_regions[0].replicas", "is 0"),
+    (('name = "westeurope"', 'name = "northeurope"\nstorage_account_type = "Standard_ZRS"'), "image.target_regions",
+     "mixes storage types"),
+    (('name = "westeurope"\nstorage_account_type = "StandardSSD_LRS"',),
+     "image.target_regions[0].storage_account_type", "is 'StandardSSD_LRS'"),
+])
+def test_bad_target_regions_are_one_line_naming_the_setting(toml, entries, key, fragment):
+    _regions(toml, *entries)
+    with pytest.raises(ConfigError) as err:
+        load(toml, environment="azure-example")
+    assert_one_line_error(err.value, file=toml, key=key)
+    assert fragment in str(err.value)
+
+
+def test_an_unknown_region_makes_the_cli_exit_2_before_anything_runs(toml, tmp_path):
+    import subprocess
+    import sys
+
+    _regions(toml, 'name = "westeurope"', 'name = "atlantis"')
+    done = subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(REPO), "bake", "--env",
+                           "azure-example", "--app-version", "1.0.0", "--dry-run"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})   # cwd holds the edited toml
+    assert done.returncode == 2, done.stderr + done.stdout
+    message = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(message) == 1 and "image.target_regions[1].name" in message[0], done.stderr

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import copy
 
-from ..core.errors import ArmError, InvalidParameter
+from ..core.errors import ArmError, InvalidParameter, PatchResourceNotFound
+from ..core.ids import key
 from ..core.operations import utcnow
 from ..core.request import ArmRequest, Reply, listing, no_content
 from ..runtime.images import ImageError
 from . import validation as v
-from .images import DEFINITION, GALLERY, IMAGE, VERSION, ImageResource
+from .images import DEFINITION, GALLERY, IMAGE, VERSION, ImageResource, region
 
 
 def catalog(req: ArmRequest):
@@ -235,6 +236,70 @@ def _disk_images(req: ArmRequest, storage: dict) -> None:
                 disk.setdefault("sizeInGB", 30)
 
 
+#: What the publishing profile falls back to when a PUT omits it. Azure's default from API 2025-03-03 is the
+#: storageAccountStrategy PreferStandard_ZRS (ZRS where the region has zones); the local cloud has no zones, so
+#: its regions all resolve to Standard_LRS (DIVERGENCES.md, "Gallery image versions").
+DEFAULT_STORAGE_ACCOUNT_TYPE = "Standard_LRS"
+_VERSION = "galleryImageVersion.properties"
+
+
+def _source_of(props: dict) -> tuple[str, str | None]:
+    """(the path Azure names in its message, the value) of a version's source."""
+    storage = props.get("storageProfile") or {}
+    source_id = (storage.get("source") or {}).get("id")
+    if source_id:
+        return "storageProfile.source.id", key(source_id)
+    disk = (storage.get("osDiskImage") or {}).get("source") or {}
+    if disk.get("id"):
+        return "storageProfile.osDiskImage.source.id", key(disk["id"])
+    return "storageProfile.osDiskImage.source.uri", disk.get("uri")
+
+
+def _check_unchanged(existing: ImageResource, props: dict, *, patch: bool = False) -> None:
+    """What Azure does not let a PUT or PATCH change on an existing version: its source, and how its replicas are
+    stored (publishingProfile.storageAccountType, a kept region's storageAccountType, replicationMode,
+    storageAccountStrategy). On a PUT an omitted storageAccountType means the default, so omitting it changes it
+    too; on a PATCH an omitted property stays as it is."""
+    if props.get("storageProfile") is not None:
+        old_path, old = _source_of(existing.properties)
+        new_path, new = _source_of(props)
+        if (old_path, old) != (new_path, new):
+            v.not_changed(old, new or "(none)", f"{_VERSION}.{old_path}")
+    old_pub = existing.properties.get("publishingProfile") or {}
+    new_pub = props.get("publishingProfile")
+    if new_pub is None:
+        return
+    old_type = old_pub.get("storageAccountType", DEFAULT_STORAGE_ACCOUNT_TYPE)
+    new_type = new_pub.get("storageAccountType", old_type if patch else DEFAULT_STORAGE_ACCOUNT_TYPE)
+    v.not_changed(old_type, new_type, f"{_VERSION}.publishingProfile.storageAccountType")
+    for name in ("replicationMode", "storageAccountStrategy"):
+        v.not_changed(old_pub.get(name), new_pub.get(name), f"{_VERSION}.publishingProfile.{name}")
+    kept = {region(t.get("name")): t for t in old_pub.get("targetRegions") or [] if isinstance(t, dict)}
+    for i, target in enumerate(new_pub.get("targetRegions") or []):
+        before = kept.get(region(target.get("name"))) if isinstance(target, dict) else None
+        if before is not None:
+            v.not_changed(before.get("storageAccountType", old_type), target.get("storageAccountType", new_type),
+                          f"{_VERSION}.publishingProfile.targetRegions[{i}].storageAccountType")
+
+
+def _publishing_defaults(publishing: dict, location: str, published: str) -> None:
+    """Fill in what Azure reports for a publishing profile, and refuse target regions without the home region."""
+    publishing.setdefault("replicaCount", 1)
+    publishing.setdefault("storageAccountType", DEFAULT_STORAGE_ACCOUNT_TYPE)
+    publishing.setdefault("excludeFromLatest", False)
+    publishing["publishedDate"] = published
+    targets = publishing.setdefault("targetRegions", [{"name": location}])
+    names = [region(t.get("name")) for t in targets if isinstance(t, dict)]
+    if region(location) not in names:
+        raise InvalidParameter(f"Gallery image version publishing profile regions '{', '.join(names)}' must contain "
+                               f"the location of image version '{region(location)}'.",
+                               details=[{"target": f"{_VERSION}.publishingProfile.targetRegions"}])
+    for target in targets:
+        target.setdefault("regionalReplicaCount", publishing["replicaCount"])
+        target.setdefault("storageAccountType", publishing["storageAccountType"])
+        target.setdefault("excludeFromLatest", False)
+
+
 async def version_put(req: ArmRequest) -> Reply:
     body = req.json()
     v.check_types(body, v.VERSION_SHAPES)
@@ -246,30 +311,55 @@ async def version_put(req: ArmRequest) -> Reply:
     props = copy.deepcopy(v.object_body(body.get("properties") or {}, "properties"))
     existing = _existing(req, VERSION, *names)
     if existing:
-        def source(p: dict) -> tuple:
-            storage = p.get("storageProfile") or {}
-            return ((storage.get("source") or {}).get("id"),
-                    ((storage.get("osDiskImage") or {}).get("source") or {}).get("uri"))
-
-        v.not_changed(source(existing.properties), source(props), "galleryImageVersion.properties.storageProfile")
+        props.setdefault("publishingProfile", {})
+        _check_unchanged(existing, props)
     props["_resolvedBlobUri"] = await _version_source(req, props, location)
     publishing = props.setdefault("publishingProfile", {})
-    publishing.setdefault("replicaCount", 1)
-    publishing.setdefault("storageAccountType", "Standard_LRS")
-    publishing.setdefault("excludeFromLatest", False)
-    publishing["publishedDate"] = existing.properties["publishingProfile"]["publishedDate"] if existing else utcnow()
-    targets = publishing.setdefault("targetRegions", [{"name": location}])
-    for target in targets:
-        target.setdefault("regionalReplicaCount", publishing["replicaCount"])
-        target.setdefault("storageAccountType", publishing["storageAccountType"])
-        target.setdefault("excludeFromLatest", False)
+    _publishing_defaults(publishing, location,
+                         existing.properties["publishingProfile"]["publishedDate"] if existing else utcnow())
     _disk_images(req, props["storageProfile"])
     safety = props.setdefault("safetyProfile", {})
     safety.setdefault("allowDeletionOfReplicatedLocations", True)
     safety.setdefault("reportedForPolicyViolation", False)
     item = ImageResource(VERSION, req.subscription, req.resource_group, names, location, props,
                          tags=body.get("tags") or {})
+    if existing:
+        item.created = existing.created
     return _write(req, item, created=existing is None)
+
+
+#: What GalleryImageVersions_Update may change: tags, and in the publishing profile the updatable properties.
+PATCHABLE_PUBLISHING = ("targetRegions", "replicaCount", "excludeFromLatest", "endOfLifeDate",
+                        "targetExtendedLocations")
+
+
+async def version_patch(req: ArmRequest) -> Reply:
+    """GalleryImageVersions_Update: tags and the updatable publishing properties; the rest as on a re-PUT."""
+    body = req.json()
+    v.check_types(body, v.VERSION_SHAPES)
+    req.cloud.resources.require(req.subscription, req.resource_group)
+    names = [req.gallery, req.gallery_image, req.version]
+    existing = _existing(req, VERSION, *names)
+    if existing is None:
+        raise PatchResourceNotFound(
+            f"The Resource 'Microsoft.Compute/galleries/{'/'.join(names[:1])}/images/{names[1]}/versions/{names[2]}' "
+            f"under resource group '{req.resource_group}' was not found. For more details please go to "
+            f"https://aka.ms/ARMResourceNotFoundFix")
+    patch = v.object_body(body.get("properties") or {}, "properties")
+    _check_unchanged(existing, patch, patch=True)
+    props = copy.deepcopy(existing.properties)
+    publishing = props.setdefault("publishingProfile", {})
+    for name in PATCHABLE_PUBLISHING:
+        if name in (patch.get("publishingProfile") or {}):
+            publishing[name] = copy.deepcopy(patch["publishingProfile"][name])
+    _publishing_defaults(publishing, existing.location, publishing.get("publishedDate") or utcnow())
+    if isinstance(patch.get("safetyProfile"), dict):
+        props.setdefault("safetyProfile", {}).update(patch["safetyProfile"])
+    tags = body["tags"] if isinstance(body.get("tags"), dict) else existing.tags
+    item = ImageResource(VERSION, req.subscription, req.resource_group, names, existing.location, props,
+                         tags=dict(tags))
+    item.created = existing.created
+    return _write(req, item, created=False)
 
 
 async def version_get(req: ArmRequest) -> Reply:

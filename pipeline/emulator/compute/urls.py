@@ -56,6 +56,7 @@ def routes():
         route("DELETE", DEFINITION, "GalleryImages_Delete", "gallery", img.definition_delete),
         route("GET", GALLERY + "/images", "GalleryImages_ListByGallery", "gallery", img.definition_list),
         route("PUT", VERSION, "GalleryImageVersions_CreateOrUpdate", "gallery", img.version_put),
+        route("PATCH", VERSION, "GalleryImageVersions_Update", "gallery", img.version_patch),
         route("GET", VERSION, "GalleryImageVersions_Get", "gallery", img.version_get),
         route("DELETE", VERSION, "GalleryImageVersions_Delete", "gallery", img.version_delete),
         route("GET", DEFINITION + "/versions", "GalleryImageVersions_ListByGalleryImage", "gallery", img.version_list),

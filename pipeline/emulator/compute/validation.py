@@ -133,7 +133,9 @@ _PUB = "properties.publishingProfile"
 _STORAGE = "properties.storageProfile"
 VERSION_SHAPES: dict[str, type] = {
     "properties": dict, _PUB: dict, _PUB + ".targetRegions": list, _PUB + ".targetRegions[]": dict,
-    _PUB + ".targetRegions[].name": str, _PUB + ".replicaCount": int, _PUB + ".storageAccountType": str,
+    _PUB + ".targetRegions[].name": str, _PUB + ".targetRegions[].regionalReplicaCount": int,
+    _PUB + ".targetRegions[].storageAccountType": str, "tags": dict, _PUB + ".replicaCount": int,
+    _PUB + ".storageAccountType": str,
     _PUB + ".excludeFromLatest": bool, _STORAGE: dict, _STORAGE + ".source": dict, _STORAGE + ".source.id": str,
     _STORAGE + ".osDiskImage": dict, _STORAGE + ".osDiskImage.source": dict,
     _STORAGE + ".osDiskImage.source.uri": str, _STORAGE + ".osDiskImage.source.storageAccountId": str,

@@ -120,7 +120,6 @@ def test_operation_urls_take_azures_shapes(arm, cloud, resource_group):
     assert status == 201
     assert re.search(r"/subscriptions/[^/]+/providers/Microsoft.Network/locations/westeurope/operations/[0-9a-f-]+"
                      r"\?api-version=2026-03-01$", headers["Azure-AsyncOperation"])
-    status, headers, _ = raw(arm, "DELETE", f"{path}/publicIPAddresses/other?api-version=2026-03-01")
     status, headers, _ = raw(arm, "POST", f"{path}/loadBalancers/lb/loadBalancingRules/web/health"
                                           f"?api-version=2026-03-01")
     assert status == 202

@@ -26,8 +26,8 @@ section "Permission for tracking async status"): the `Azure-AsyncOperation` / `L
 `Microsoft.Network/locations/operations/read` and `Microsoft.Network/locations/operationResults/read`.
 
 What the emulator cannot check is written down by hand: AZURE_ONLY_ACTIONS (what only an Azure run does, with
-why), and Blob storage (Azurite is not behind the ARM emulator): STORAGE_ACTIONS and STORAGE_DATA_ACTIONS list what the ledger, the release lock and the package upload use; they are written down
-here by hand from pipeline/azure/storage.py and pipeline/lock.py.
+why), and Blob storage (Azurite is not behind the ARM emulator): STORAGE_ACTIONS and STORAGE_DATA_ACTIONS list
+what the ledger, the release lock and the package upload use, from pipeline/azure/storage.py and pipeline/lock.py.
 """
 
 from __future__ import annotations

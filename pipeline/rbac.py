@@ -36,6 +36,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -278,6 +279,7 @@ _ROLE_KEYS = {"name": "Name", "id": "Id", "iscustom": "IsCustom", "description":
 _ACTION_TEXT = re.compile(r"^(\*|[A-Za-z0-9.*-]+(/[A-Za-z0-9.*_-]+)*)$")
 
 
+@lru_cache(maxsize=1024)
 def _pattern(action: str) -> re.Pattern:
     return re.compile("^" + ".*".join(re.escape(part) for part in action.split("*")) + "$", re.IGNORECASE)
 

@@ -10,6 +10,13 @@
     DELETE /_emulator/faults[/{id}]                remove one or all
     POST   /_emulator/kill                         {"resource_group", "vm_scale_set", "instance_id"}: the VM dies
     PUT    /_emulator/timing                       {"provisioning_seconds": 0.5, ...}: slow the cloud down
+    GET    /_emulator/role                         {"enforcing": bool, "role": {...} | null}
+    PUT    /_emulator/role                         a role definition (az JSON): enforce it from now on
+    DELETE /_emulator/role                         stop enforcing (every action allowed)
+    GET    /_emulator/authorizations               [{action, order, granted, denied, first: {method, operation,
+                                                     scope}}]
+    DELETE /_emulator/authorizations               forget them
+Reset puts back the role the emulator was started with (--role) and forgets the authorizations.
 """
 
 from __future__ import annotations
@@ -99,6 +106,40 @@ async def timing(req: ArmRequest) -> Reply:
     return ok({name: getattr(cloud.options, name) for name in TIMING})
 
 
+def _role_state(req: ArmRequest) -> dict:
+    role = req.cloud.authorizer.role
+    return {"enforcing": role is not None, "role": role.to_json() if role else None}
+
+
+async def get_role(req: ArmRequest) -> Reply:
+    return ok(_role_state(req))
+
+
+async def put_role(req: ArmRequest) -> Reply:
+    from pipeline.rbac import Role, RoleError
+
+    try:
+        role = Role.from_json(req.json())
+    except RoleError as err:
+        raise InvalidParameter(f"Invalid role definition: {err}.") from None
+    req.cloud.authorizer.set_role(role)
+    return ok(_role_state(req))
+
+
+async def delete_role(req: ArmRequest) -> Reply:
+    req.cloud.authorizer.set_role(None)
+    return no_content()
+
+
+async def authorizations(req: ArmRequest) -> Reply:
+    return ok({"value": req.cloud.authorizer.describe()})
+
+
+async def reset_authorizations(req: ArmRequest) -> Reply:
+    req.cloud.authorizer.clear_record()
+    return no_content()
+
+
 def routes():
     return [
         route("GET", BASE + "/health", "Control_Health", "control", health),
@@ -112,4 +153,9 @@ def routes():
         route("DELETE", BASE + "/faults/{fault_id}", "Control_RemoveFault", "control", remove_fault),
         route("POST", BASE + "/kill", "Control_KillInstance", "control", kill),
         route("PUT", BASE + "/timing", "Control_Timing", "control", timing),
+        route("GET", BASE + "/role", "Control_GetRole", "control", get_role),
+        route("PUT", BASE + "/role", "Control_PutRole", "control", put_role),
+        route("DELETE", BASE + "/role", "Control_DeleteRole", "control", delete_role),
+        route("GET", BASE + "/authorizations", "Control_Authorizations", "control", authorizations),
+        route("DELETE", BASE + "/authorizations", "Control_ResetAuthorizations", "control", reset_authorizations),
     ]

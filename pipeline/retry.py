@@ -74,6 +74,8 @@ BUSY_POLL_S = 2.0
 
 def while_busy(*, is_busy: Callable[[BaseException], bool], timeout_s: float = BUSY_TIMEOUT_S,
                interval_s: float = BUSY_POLL_S, sleep: Callable[[float], None] = time.sleep) -> Retrying:
-    """Retry a write refused because the resource is busy (409) until that other operation ends."""
-    return Retrying(retry=retry_if_exception(is_busy), wait=wait_fixed(interval_s), stop=stop_after_delay(timeout_s),
-                    sleep=sleep, reraise=True)
+    """Retry a write refused because another operation is in progress until that operation ends. `is_busy`
+    decides from Azure's code (pipeline/azure/errors.py `is_transient_conflict`): a permanent 409 is not retried.
+    Waits what a Retry-After says (else `interval_s`), never past `timeout_s`."""
+    return Retrying(retry=retry_if_exception(is_busy), wait=wait_retry_after(fallback=wait_fixed(interval_s)),
+                    stop=stop_after_delay(timeout_s), sleep=sleep, reraise=True)

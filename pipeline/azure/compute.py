@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from pipeline.azure.clients import Clients
-from pipeline.azure.errors import azure_call, is_not_found, none_if_missing, status_of
+from pipeline.azure.errors import azure_call, is_not_found, is_transient_conflict, none_if_missing, status_of
 from pipeline.retry import on_throttle, while_busy
 
 log = logging.getLogger(__name__)
@@ -70,17 +70,13 @@ def _instance(scale_set_id: str, vm) -> Instance:
     )
 
 
-def _busy(err: BaseException) -> bool:
-    return status_of(err) == 409
-
-
 def create_scale_set(clients: Clients, name: str, body: dict) -> dict:
-    """PUT (create or converge) and wait. A 409 means an operation a killed run started still runs on it:
-    wait for that to end, then PUT again."""
+    """PUT (create or converge) and wait. A transient 409 (an operation a killed run started still runs on it):
+    wait for that to end, then PUT again; a permanent 409 (a property Azure does not let change) fails at once."""
     s = clients.settings
     with azure_call(f"creating scale set {name}",
                     missing="check that the image version exists (`invoke status`) and run `invoke infra`"):
-        return while_busy(is_busy=_busy)(lambda: clients.compute.virtual_machine_scale_sets.begin_create_or_update(
+        return while_busy(is_busy=is_transient_conflict)(lambda: clients.compute.virtual_machine_scale_sets.begin_create_or_update(
             s.resource_group, name, body).result()).as_dict()
 
 
@@ -101,7 +97,7 @@ def delete_scale_set(clients: Clients, name: str) -> bool:
 
     s = clients.settings
     try:
-        while_busy(is_busy=_busy)(
+        while_busy(is_busy=is_transient_conflict)(
             lambda: clients.compute.virtual_machine_scale_sets.begin_delete(s.resource_group, name).result())
         return True
     except HttpResponseError as err:
@@ -160,8 +156,8 @@ def set_image(clients: Clients, name: str, image_id: str, *, sleep: Callable[[fl
 def manual_upgrade(clients: Clients, name: str, instance_ids: list[str], *,
                    sleep: Callable[[float], None] = time.sleep) -> None:
     """POST manualupgrade for exactly `instance_ids` and wait for the operation. A 429 on the POST (which the
-    SDK does not retry) is retried honouring Retry-After; a 409 (an operation still running on those instances,
-    e.g. one a killed run started) is retried until that operation ends (pipeline/retry.py `while_busy`). A failed operation is logged, not raised: the health gate
+    SDK does not retry) is retried honouring Retry-After; a transient 409 (an operation still running on those
+    instances, e.g. one a killed run started) is retried until that operation ends (pipeline/retry.py `while_busy`). A failed operation is logged, not raised: the health gate
     that follows sees the instances' state and decides."""
     from azure.core.exceptions import HttpResponseError
 
@@ -169,7 +165,7 @@ def manual_upgrade(clients: Clients, name: str, instance_ids: list[str], *,
     vmss = clients.compute.virtual_machine_scale_sets
     with azure_call(f"upgrading instances {', '.join(instance_ids)} of {name}",
                     missing="the fleet or an instance is gone; run `invoke status`"):
-        poller = while_busy(is_busy=_busy, sleep=sleep)(lambda: on_throttle(sleep=sleep)(
+        poller = while_busy(is_busy=is_transient_conflict, sleep=sleep)(lambda: on_throttle(sleep=sleep)(
             lambda: vmss.begin_update_instances(s.resource_group, name, {"instanceIds": list(instance_ids)})))
     try:
         poller.result()

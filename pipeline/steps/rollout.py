@@ -25,12 +25,12 @@ from pipeline import rollout as plans
 from pipeline.azure import compute, gallery, network
 from pipeline.azure.compute import Instance
 from pipeline.errors import ConfigError, NotReady, ResourceMissing, RolloutHalted, StateMismatch
+from pipeline.fleet import require_uniform
 from pipeline.ledger import RolloutBatch, RolloutState
 from pipeline.steps.context import Context
 
 log = logging.getLogger(__name__)
 
-POLL_S = 1.0  # health gate polling interval
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,7 @@ def _facts(ctx: Context, ledger: ledger_model.Ledger, fleet_name: str | None) ->
     if scale_set is None:
         raise ResourceMissing(f"scale set {fleet.name} does not exist although the ledger lists it "
                               f"({fleet.state}); run `invoke status`")
+    require_uniform(scale_set)
     mode = compute.upgrade_mode(scale_set)
     if mode.lower() != "manual":
         raise NotReady(f"scale set {fleet.name} has upgrade policy {mode}; an in-place rollout needs Manual (it "
@@ -322,7 +323,7 @@ def _run_batch(ctx: Context, plan: plans.RolloutPlan, batch: RolloutBatch, *, im
             shown = text
         if last.passed or last.final or time.monotonic() - started >= timeout_s:
             break
-        sleep(POLL_S)
+        sleep(max(0.0, min(ctx.settings.fleet.poll_interval_s, timeout_s - (time.monotonic() - started))))
     # After: every instance of the fleet counts.
     bad = plans.unhealthy(instances, probe_up)
     bad_ids = tuple(i.instance_id for i in bad) + last.missing

@@ -6,8 +6,9 @@ typeHandlerVersion as on Azure:
 - Binary Health States (1.x): HTTP(S) 200 is healthy, anything else unhealthy; TCP: the connection is accepted.
 - Rich Health States (2.x): HTTP(S) 200 whose JSON body says {"ApplicationHealthState": "Healthy"|"Unhealthy"}
   is that state; any other answer (a 200 without that body, another status, no answer) is Unknown. An
-  instance reads Initializing from boot until `numberOfProbes` consecutive Healthy answers, or until the grace
-  period (default intervalInSeconds x numberOfProbes) ends, then the state the probes report.
+  instance reads Initializing from boot until `numberOfProbes` consecutive valid signals (Healthy or Unhealthy),
+  or until the grace period (default intervalInSeconds x numberOfProbes) ends, then the state the probes report
+  (Unknown when the app never gave a valid signal).
 A stopped VM or a dead app reads unhealthy (binary) or unknown (rich) at once, outside the grace period.
 The interval is scaled by options.probe_time_scale. Process exits noticed here are also reported to the network
 as membership changes.
@@ -181,7 +182,8 @@ class HealthProber:
                     vm.health = "initializing"
                     self.backend.cloud.changed()
             in_grace = time.monotonic() - since < grace_seconds(settings or {}) * self.backend.cloud.options.probe_time_scale
-            if vm.health == "initializing" and in_grace and not (state == "healthy" and count >= needed):
+            valid = state in ("healthy", "unhealthy") and count >= needed
+            if vm.health == "initializing" and in_grace and not valid:
                 return
         if count >= needed and vm.health != state:
             vm.health = state

@@ -107,10 +107,15 @@ def delete_scale_set(clients: Clients, name: str) -> bool:
             raise
 
 
-def instances(clients: Clients, name: str, scale_set_id: str) -> list[Instance]:
+def instances(clients: Clients, name: str, scale_set_id: str, *, sdk_retries_on_429: bool = True) -> list[Instance]:
+    """The fleet's instances with their instance views. Pollers pass `sdk_retries_on_429=False`: a 429 then
+    raises Throttled at once and the poller waits its Retry-After within the step's timeout (the SDK's own
+    retries would wait past it: Azure throttles this listing with Retry-After of minutes)."""
     s = clients.settings
+    options = {} if sdk_retries_on_429 else {"retry_status": 0}
     with azure_call(f"listing instances of {name}", missing="the fleet is gone; run `invoke status`"):
-        vms = clients.compute.virtual_machine_scale_set_vms.list(s.resource_group, name, expand="instanceView")
+        vms = clients.compute.virtual_machine_scale_set_vms.list(s.resource_group, name, expand="instanceView",
+                                                                 **options)
         return sorted((_instance(scale_set_id, vm) for vm in vms), key=lambda i: int(i.instance_id))
 
 

@@ -24,9 +24,10 @@ from pipeline import ledger as ledger_model
 from pipeline import rollout as plans
 from pipeline.azure import compute, gallery, network
 from pipeline.azure.compute import Instance
-from pipeline.errors import ConfigError, NotReady, ResourceMissing, RolloutHalted, StateMismatch
+from pipeline.errors import ConfigError, NotReady, ResourceMissing, RolloutHalted, StateMismatch, Throttled
 from pipeline.fleet import require_uniform
 from pipeline.ledger import RolloutBatch, RolloutState
+from pipeline.retry import retry_after_of
 from pipeline.steps.context import Context
 
 log = logging.getLogger(__name__)
@@ -314,7 +315,17 @@ def _run_batch(ctx: Context, plan: plans.RolloutPlan, batch: RolloutBatch, *, im
     last: plans.Gate | None = None
     shown = ""
     while True:
-        instances = compute.instances(c, plan.fleet, scale_set_id)
+        try:
+            instances = compute.instances(c, plan.fleet, scale_set_id, sdk_retries_on_429=False)
+        except Throttled as err:   # wait what Azure asked, within the batch's timeout
+            remaining = timeout_s - (time.monotonic() - started)
+            if remaining <= 0:
+                if last is None:   # never read: say it was throttling (exit 3), not an unhealthy batch
+                    raise
+                break              # judged on the last read below
+            progress(f"{batch.label}: instance views throttled; waiting")
+            sleep(max(0.0, min(max(retry_after_of(err) or 0.0, ctx.settings.fleet.poll_interval_s), remaining)))
+            continue
         probe_up = _probe_up(ctx, plan.rule, instances)
         last = plans.gate(batch, instances, image_id=image_id, probe_up=probe_up)
         text = last.describe(len(batch.instances))

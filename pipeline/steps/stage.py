@@ -16,8 +16,8 @@ from typing import Callable
 from pipeline import bluegreen, fleet, health, naming, sshkeys
 from pipeline import ledger as ledger_model
 from pipeline.azure import compute, gallery, network
-from pipeline.errors import FleetUnhealthy, NotReady, ResourceMissing, StateMismatch
-from pipeline.retry import until_true
+from pipeline.errors import FleetUnhealthy, NotReady, ResourceMissing, StateMismatch, Throttled
+from pipeline.retry import poll_until
 from pipeline.steps.context import Context
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,8 @@ def wait_healthy(ctx: Context, *, name: str, expected: int, rule: str, timeout_s
     started = time.monotonic()
 
     def check() -> bool:
-        state = health.judge(expected=expected, instances=compute.instances(c, name, scale_set_id),
+        state = health.judge(expected=expected,
+                             instances=compute.instances(c, name, scale_set_id, sdk_retries_on_429=False),
                              backends=network.rule_health(c, rule))
         if not seen or state.describe() != seen[-1].describe():
             progress(f"{name}: {state.describe()} ({time.monotonic() - started:.0f}s)")
@@ -132,8 +133,12 @@ def wait_healthy(ctx: Context, *, name: str, expected: int, rule: str, timeout_s
     from tenacity import RetryError
 
     try:
-        until_true(timeout_s=timeout_s, interval_s=ctx.settings.fleet.poll_interval_s, sleep=sleep)(check)
-    except RetryError:
+        poll_until(timeout_s=timeout_s, interval_s=ctx.settings.fleet.poll_interval_s,
+                   throttled=lambda err: isinstance(err, Throttled), sleep=sleep)(check)
+    except RetryError as err:
+        if not seen:   # throttled on every poll: say so (the error Azure gave is the cause)
+            raise Throttled(f"fleet {name}: Azure throttled every instance-view read for {timeout_s:.0f}s; wait a few "
+                            f"minutes and run the step again (the fleet stays staged)") from err.last_attempt.exception()
         last = seen[-1]
         details = []
         for instance in last.unhealthy:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
+from datetime import timedelta
 
 import pytest
 
@@ -106,3 +108,27 @@ def test_a_fleet_found_in_flexible_mode_is_refused_naming_what_uniform_gives(ctx
         rollout(ctx, image_version="1.0.0", progress=quiet)
     message = str(err.value)
     assert "Flexible orchestration" in message and "needs Uniform" in message and "\n" not in message
+
+
+def test_throttled_instance_views_wait_retry_after_within_the_stage_timeout(ctx, cloud):
+    from pipeline.emulator.core.faults import FaultRule
+    from pipeline.errors import Throttled
+    from pipeline.steps.bake import bake
+    from pipeline.steps.stage import stage
+
+    ensure_infra(ctx)
+    baked = bake(ctx, app_version="1.0.0", progress=quiet)
+    rule = cloud.cloud.faults.add(FaultRule(kind="throttle", operation="VirtualMachineScaleSetVMs_List",
+                                            count=2, retry_after=1))
+    stage(ctx, image_version=baked.image_version, progress=quiet)
+    assert rule.fired == 2                      # our poll saw both 429s (the SDK did not retry them itself)
+    cloud.cloud.faults.clear()
+    cloud.cloud.faults.add(FaultRule(kind="throttle", operation="VirtualMachineScaleSetVMs_List", retry_after=1))
+    ctx.clients.settings = dataclasses.replace(ctx.settings, timeouts=dataclasses.replace(
+        ctx.settings.timeouts, stage_health=timedelta(seconds=3)))
+    started = time.monotonic()
+    with pytest.raises(Throttled, match="throttled every instance-view read") as err:
+        stage(ctx, image_version=baked.image_version, progress=quiet)
+    assert "\n" not in str(err.value) and err.value.exit_code == 3
+    assert time.monotonic() - started < ctx.settings.timeouts.stage_health.total_seconds() + 5
+    cloud.cloud.faults.clear()

@@ -15,12 +15,12 @@ ADMIN_USER = "azureops"
 HEALTH_EXTENSION_VERSION = "2.0"
 HEALTH_GRACE_PERIOD_S = 600
 # What the pipeline needs from a Uniform scale set (Flexible ones have none of it).
-UNIFORM_NEEDS = ("scale-set VM instance views", "manualupgrade of chosen instances", "inbound NAT pools")
+UNIFORM_NEEDS = ("scale-set VM instance views", "manualupgrade of chosen instances")
 
 
-def security_profile(security_type: str) -> dict | None:
-    """The scale set's securityProfile for `fleet.security_type` (None for Standard: Azure's absent default is
-    becoming TrustedLaunch for Gen2, so Standard is sent explicitly)."""
+def security_profile(security_type: str) -> dict:
+    """The scale set's securityProfile for `fleet.security_type`. Standard is sent explicitly too: when it is
+    absent, Azure's default for Gen2 images is becoming TrustedLaunch."""
     if security_type == "TrustedLaunch":
         return {"securityType": "TrustedLaunch", "uefiSettings": {"secureBootEnabled": True, "vTpmEnabled": True}}
     return {"securityType": "Standard"}
@@ -42,7 +42,7 @@ def model_ssh_key(scale_set: dict | None) -> str | None:
     """The admin key of an existing fleet's model, so converging it sends the same key back."""
     profile = ((scale_set or {}).get("properties") or {}).get("virtualMachineProfile") or {}
     keys = (((profile.get("osProfile") or {}).get("linuxConfiguration") or {}).get("ssh") or {}).get("publicKeys")
-    return (keys or [{}])[0].get("keyData") if keys else None
+    return keys[0].get("keyData") if keys else None
 
 
 def scale_set_body(s: Settings, ids: Ids, *, name: str, color: str, image_version: str, capacity: int,

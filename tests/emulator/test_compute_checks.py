@@ -277,3 +277,63 @@ def test_a_scale_set_being_deleted_refuses_updates_for_good(arm, resource_group,
     assert (err.status_code, err.error.code) == (409, "Conflict")                   # transient: it is going
     poller.result()
     wait_until(lambda: list(ops(arm).list(resource_group)) == [], what="deleted")
+
+
+# --- Application Health: Rich Health States --------------------------------------------------------------------------
+RICH_APP = r'''
+import json, os
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+STATE = os.environ.get("APP_VERSION", "plain")
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"ok" if STATE == "plain" else json.dumps({"ApplicationHealthState": STATE}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, fmt, *args):
+        pass
+
+
+ThreadingHTTPServer((os.environ["BIND_ADDRESS"], int(os.environ["PORT"])), Handler).serve_forever()
+'''
+
+
+def rich_body(image_id: str, grace: int) -> dict:
+    body = vmss_body(image_id, capacity=1, health_port=8080, overprovision=False)
+    props = body["properties"]["virtualMachineProfile"]["extensionProfile"]["extensions"][0]["properties"]
+    props["typeHandlerVersion"] = "2.0"
+    props["settings"].update(intervalInSeconds=5, numberOfProbes=1, gracePeriod=grace)
+    return body
+
+
+def test_rich_health_states(arm, resource_group, local_image):
+    from tests.fixtures.images import build_image
+
+    def image(state: str) -> str:
+        url = local_image(state, data=build_image(state, app=RICH_APP))
+        return arm.compute.images.begin_create_or_update(resource_group, f"img-{state.lower()}", {
+            "location": "westeurope", "properties": {"storageProfile": {"osDisk": {
+                "osType": "Linux", "osState": "Generalized", "blobUri": url}}}}).result().id
+
+    def health(name: str) -> str | None:
+        view = arm.compute.virtual_machine_scale_set_vms.get_instance_view(resource_group, name, "0")
+        return view.vm_health.status.code if view.vm_health else None
+
+    ops(arm).begin_create_or_update(resource_group, "healthy", rich_body(image("Healthy"), grace=3600)).result()
+    ops(arm).begin_create_or_update(resource_group, "sick", rich_body(image("Unhealthy"), grace=3600)).result()
+    plain = image("plain")
+    ops(arm).begin_create_or_update(resource_group, "plain", rich_body(plain, grace=3600)).result()
+    ops(arm).begin_create_or_update(resource_group, "expired", rich_body(plain, grace=0)).result()
+    # a valid signal ends Initializing at once, whatever the grace period
+    wait_until(lambda: health("healthy") == "HealthState/healthy", what="healthy")
+    wait_until(lambda: health("sick") == "HealthState/unhealthy", what="unhealthy")
+    # a 200 without the body is no signal: Initializing during the grace period, Unknown after it
+    wait_until(lambda: health("expired") == "HealthState/unknown", what="unknown after the grace period")
+    assert health("plain") == "HealthState/initializing"
+    view = arm.compute.virtual_machine_scale_set_vms.get_instance_view(resource_group, "plain", "0")
+    assert [s.code for s in view.extensions[0].substatuses] == ["ComponentStatus/ApplicationHealthState/initializing"]

@@ -62,3 +62,14 @@ def test_new_definitions_take_both_security_types():
     definition = infra.image_definition(s)
     assert definition["properties"]["hyperVGeneration"] == "V2"
     assert all(infra.definition_allows(definition, t) for t in ("Standard", "TrustedLaunch"))
+
+
+def test_initializing_and_unknown_are_not_yet_healthy():
+    from pipeline.azure.compute import Instance
+
+    def instance(health: str) -> Instance:
+        return Instance(instance_id="0", name="f_0", computer_name="f000000", provisioning="succeeded",
+                        power="running", health=health, latest_model=True, update_domain=0, ip_configuration_id="x")
+
+    assert instance("healthy").ready and instance("").ready          # "" : no health extension
+    assert not any(instance(h).ready for h in ("initializing", "unknown", "unhealthy"))

@@ -337,3 +337,32 @@ def test_rich_health_states(arm, resource_group, local_image):
     assert health("plain") == "HealthState/initializing"
     view = arm.compute.virtual_machine_scale_set_vms.get_instance_view(resource_group, "plain", "0")
     assert [s.code for s in view.extensions[0].substatuses] == ["ComponentStatus/ApplicationHealthState/initializing"]
+
+
+def test_malformed_new_members_get_azure_errors_not_500s(arm, resource_group, managed_image):
+    image_id = managed_image()
+    path = (f"/subscriptions/{arm.subscription_id}/resourceGroups/{resource_group}/providers/Microsoft.Compute/"
+            f"virtualMachineScaleSets/web?api-version=2026-04-01")
+    cases = []
+    body = vmss_body(image_id, capacity=0)
+    body["properties"]["virtualMachineProfile"]["securityProfile"] = "TrustedLaunch"
+    cases.append((body, "InvalidRequestContent"))
+    body = vmss_body(image_id, capacity=0)
+    body["properties"]["orchestrationMode"] = 7
+    cases.append((body, "InvalidRequestContent"))
+    body = with_key(vmss_body(image_id, capacity=0), "x")
+    body["properties"]["virtualMachineProfile"]["osProfile"]["linuxConfiguration"]["ssh"]["publicKeys"] = ["ssh-rsa"]
+    cases.append((body, "InvalidParameter"))
+    body = with_key(vmss_body(image_id, capacity=0), "x")
+    body["properties"]["virtualMachineProfile"]["osProfile"]["linuxConfiguration"]["ssh"]["publicKeys"][0][
+        "keyData"] = 42
+    cases.append((body, "InvalidParameter"))
+    for body, code in cases:
+        status, _, reply = raw(arm, "PUT", path, body=body)
+        assert (status, reply["error"]["code"]) == (400, code), reply
+    arm.compute.galleries.begin_create_or_update(resource_group, "gal", {"location": "westeurope"}).result()
+    status, _, reply = raw(arm, "PUT", path.replace("virtualMachineScaleSets/web", "galleries/gal/images/d").replace(
+        "2026-04-01", "2026-03-03"), body={"location": "westeurope", "properties": {
+            "osType": "Linux", "osState": "Generalized", "identifier": {"publisher": "p", "offer": "o", "sku": "s"},
+            "features": {"SecurityType": "TrustedLaunch"}}})
+    assert (status, reply["error"]["code"]) == (400, "InvalidRequestContent"), reply

@@ -45,9 +45,13 @@ def is_rich(ext: dict | None) -> bool:
         return False
 
 
+def _number(value, default: float) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else default
+
+
 def grace_seconds(settings: dict) -> float:
-    interval = float(settings.get("intervalInSeconds") or 5)
-    probes = int(settings.get("numberOfProbes") or 1)
+    interval = _number(settings.get("intervalInSeconds"), 5)
+    probes = _number(settings.get("numberOfProbes"), 1)
     grace = settings.get("gracePeriod")
     return float(min(GRACE_MAX_S, grace if isinstance(grace, (int, float)) and grace >= 0 else interval * probes))
 
@@ -167,7 +171,8 @@ class HealthProber:
         generation = vm.generation
         state = await probe(vm.address, settings, timeout=max(0.5, self.tick), rich=rich)
         if vm.generation == generation and vm.power_state == "running":
-            self._record(vm, slot, state, int(settings.get("numberOfProbes") or 1), rich=rich, settings=settings)
+            self._record(vm, slot, state, int(_number(settings.get("numberOfProbes"), 1)), rich=rich,
+                         settings=settings)
 
     def _record(self, vm, slot, state: str, needed: int, *, rich: bool = False, settings: dict | None = None) -> None:
         last, count = self._streaks.get(slot, (state, 0))

@@ -33,6 +33,7 @@ from pipeline.errors import ConfigError
 
 __all__ = [
     "Capacity",
+    "Fleet",
     "Image",
     "LoadBalancer",
     "NatPool",
@@ -178,6 +179,24 @@ class SmokeCheck:
         return self.body_contains.replace("{version}", version)
 
 
+SECURITY_TYPES = ("TrustedLaunch", "Standard")
+AZURE_MIN_POLL = timedelta(seconds=10)   # listing scale-set VMs with instanceView is throttled hard on Azure
+DEFAULT_POLL = {"local": timedelta(seconds=1), "azure": timedelta(seconds=15)}
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """`[environments.NAME.fleet]`: every key is optional (the defaults below)."""
+
+    ssh_public_key: str | None = None  # an OpenSSH public key or a path to a .pub file; none: fresh key per fleet
+    security_type: str = "TrustedLaunch"  # "TrustedLaunch" (Gen2 images) or "Standard"
+    instance_poll_interval: timedelta | None = None  # instance-view polling; default 1s local, 15s azure (>= 10s)
+
+    @property
+    def poll_interval_s(self) -> float:
+        return (self.instance_poll_interval or DEFAULT_POLL["local"]).total_seconds()
+
+
 @dataclass(frozen=True)
 class Settings:
     cloud: str  # "local" or "azure"
@@ -195,6 +214,7 @@ class Settings:
     image: Image
     storage: Storage
     smoke: tuple[SmokeCheck, ...]
+    fleet: Fleet = dataclasses.field(default_factory=Fleet)  # optional table
     # Not from the environment table: where the settings came from.
     environment: str = ""
     config_path: Path = Path("pipeline.toml")
@@ -247,6 +267,7 @@ def load_settings(
     values = loader.build(Settings, raw, key_prefix="")
     settings = Settings(**values, environment=name, config_path=path)
     _validate(settings, loader)
+    settings = dataclasses.replace(settings, fleet=_resolve_fleet(settings, loader))
     if settings.is_local:
         cloud_file = environ.get("PIPELINE_LOCAL_CLOUD")
         cloud_path = Path(cloud_file) if cloud_file else path.parent / DEFAULT_LOCAL_CLOUD_FILE
@@ -304,12 +325,17 @@ class _Loader:
             if f.name not in raw and (f.default is not dataclasses.MISSING):
                 continue  # an optional key: the dataclass default applies
             if f.name not in raw:
+                if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
+                    continue  # optional: the dataclass default applies
                 raise self.error(key, "is missing", f"add it to [{(self.prefix + '.' + key_prefix).rstrip('.')}]")
             values[f.name] = self.convert(hints[f.name], raw[f.name], key)
         return values
 
     def convert(self, hint: Any, value: Any, key: str) -> Any:
         origin = typing.get_origin(hint)
+        if origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint) and str not in typing.get_args(hint):
+            (hint,) = [a for a in typing.get_args(hint) if a is not type(None)]  # Optional[X]: convert as X
+            origin = typing.get_origin(hint)
         if dataclasses.is_dataclass(hint):
             if not isinstance(value, dict):
                 raise self.error(key, f"must be a table, got {_show(value)}", f"write it as [{self.prefix}.{key}]")
@@ -556,3 +582,27 @@ def _validate(s: Settings, loader: _Loader) -> None:
         check(smoke.path.startswith("/"), f"{key}.path", f"must start with '/', got {smoke.path!r}", "write e.g. '/health'")
         check(100 <= smoke.expect_status <= 599, f"{key}.expect_status", f"is {smoke.expect_status}, not an HTTP status", "use e.g. 200")
         check(smoke.latency_ms >= 1, f"{key}.latency_ms", "must be at least 1", "give a budget in milliseconds")
+
+
+def _resolve_fleet(s: Settings, loader: _Loader) -> Fleet:
+    """Check the fleet table; the SSH key setting becomes the key line itself (read from its file if a path)."""
+    from pipeline import sshkeys
+
+    f = s.fleet
+    if f.security_type not in SECURITY_TYPES:
+        raise loader.error("fleet.security_type", f"is {f.security_type!r}, not a security type the pipeline knows",
+                           f"use one of {', '.join(SECURITY_TYPES)}")
+    key = f.ssh_public_key
+    if key is not None:
+        try:
+            key = sshkeys.read_public_key(key, base=s.config_path.parent)
+        except ValueError as err:
+            raise loader.error("fleet.ssh_public_key", str(err),
+                               "give an OpenSSH public key (ssh-ed25519, ssh-rsa of 2048+ bits or ecdsa-sha2) or "
+                               "the path of its .pub file, or remove the key to get a fresh one per fleet") from None
+    interval = f.instance_poll_interval or DEFAULT_POLL[s.cloud]
+    if not s.is_local and interval < AZURE_MIN_POLL:
+        raise loader.error("fleet.instance_poll_interval", f"is {interval.total_seconds():g}s, below Azure's "
+                           f"{AZURE_MIN_POLL.total_seconds():g}s (listing instance views is throttled hard)",
+                           f"set {AZURE_MIN_POLL.total_seconds():g}s or more")
+    return dataclasses.replace(f, ssh_public_key=key, instance_poll_interval=interval)

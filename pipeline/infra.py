@@ -90,7 +90,31 @@ def gallery(s: Settings) -> dict:
     return {"location": s.location, "properties": {"description": f"Images of {s.app}, baked by the pipeline"}}
 
 
+# The definition's SecurityType: TrustedLaunchSupported takes both Standard and TrustedLaunch scale sets, so
+# `fleet.security_type` can change later without a new definition (Azure does not let an existing definition's
+# features change, except with allowUpdateImage from a later version on).
+DEFINITION_SECURITY_TYPE = "TrustedLaunchSupported"
+# Which scale-set security types each definition SecurityType lets Azure create (no feature: Standard only).
+SECURITY_TYPES_ALLOWED = {None: ("Standard",), "Standard": ("Standard",), "TrustedLaunch": ("TrustedLaunch",),
+                          "TrustedLaunchSupported": ("Standard", "TrustedLaunch"),
+                          "TrustedLaunchAndConfidentialVmSupported": ("Standard", "TrustedLaunch"),
+                          "ConfidentialVMSupported": ("Standard",), "ConfidentialVM": ()}
+
+
 def image_definition(s: Settings) -> dict:
     return {"location": s.location, "properties": {
         "osType": "Linux", "osState": "Generalized", "hyperVGeneration": "V2",
+        "features": [{"name": "SecurityType", "value": DEFINITION_SECURITY_TYPE}],
         "identifier": {"publisher": s.image.publisher, "offer": s.image.offer, "sku": s.image.sku}}}
+
+
+def definition_security_type(definition: dict) -> str | None:
+    """The SecurityType feature of an image definition as read (None when it has none)."""
+    for feature in (definition.get("properties") or {}).get("features") or []:
+        if str(feature.get("name", "")).lower() == "securitytype":
+            return feature.get("value")
+    return None
+
+
+def definition_allows(definition: dict, security_type: str) -> bool:
+    return security_type in SECURITY_TYPES_ALLOWED.get(definition_security_type(definition), ())

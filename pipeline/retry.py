@@ -53,6 +53,40 @@ def on_throttle(*, sleep: Callable[[float], None] = time.sleep, attempts: int = 
                     stop=stop_after_attempt(attempts), sleep=sleep, reraise=True)
 
 
+def retry_after_of(err: BaseException | None) -> float | None:
+    """Retry-After of an SDK error, or of the SDK error a pipeline error was raised from."""
+    while err is not None:
+        seconds = _retry_after_seconds(err)
+        if seconds is not None:
+            return seconds
+        err = err.__cause__
+    return None
+
+
+def poll_wait(*, timeout_s: float, interval_s: float, throttled: Callable[[BaseException], bool]):
+    """Wait `interval_s` between polls, or what a 429's Retry-After says when longer, never past `timeout_s`."""
+
+    def wait(retry_state) -> float:
+        outcome = retry_state.outcome
+        seconds = interval_s
+        if outcome is not None and outcome.failed and throttled(outcome.exception()):
+            seconds = max(interval_s, retry_after_of(outcome.exception()) or interval_s)
+        remaining = timeout_s - (retry_state.seconds_since_start or 0.0)
+        return max(0.0, min(seconds, remaining))
+
+    return wait
+
+
+def poll_until(*, timeout_s: float, interval_s: float, throttled: Callable[[BaseException], bool],
+               sleep: Callable[[float], None] = time.sleep) -> Retrying:
+    """Poll a check until it returns a truthy value, for at most `timeout_s` (then RetryError). A throttled poll
+    (a 429, e.g. listing scale-set VMs with their instance view on Azure) is polled again after its Retry-After,
+    still within `timeout_s`; other errors raise at once."""
+    return Retrying(retry=retry_if_result(lambda done: not done) | retry_if_exception(throttled),
+                    wait=poll_wait(timeout_s=timeout_s, interval_s=interval_s, throttled=throttled),
+                    stop=stop_after_delay(timeout_s), sleep=sleep)
+
+
 def until_true(*, timeout_s: float, interval_s: float, sleep: Callable[[float], None] = time.sleep) -> Retrying:
     """Poll a check returning a truthy value when done; gives up after `timeout_s` (raises RetryError)."""
     return Retrying(retry=retry_if_result(lambda done: not done), wait=wait_fixed(interval_s),
@@ -74,6 +108,8 @@ BUSY_POLL_S = 2.0
 
 def while_busy(*, is_busy: Callable[[BaseException], bool], timeout_s: float = BUSY_TIMEOUT_S,
                interval_s: float = BUSY_POLL_S, sleep: Callable[[float], None] = time.sleep) -> Retrying:
-    """Retry a write refused because the resource is busy (409) until that other operation ends."""
-    return Retrying(retry=retry_if_exception(is_busy), wait=wait_fixed(interval_s), stop=stop_after_delay(timeout_s),
-                    sleep=sleep, reraise=True)
+    """Retry a write refused because another operation is in progress until that operation ends. `is_busy`
+    decides from Azure's code (pipeline/azure/errors.py `is_transient_conflict`): a permanent 409 is not retried.
+    Waits what a Retry-After says (else `interval_s`), never past `timeout_s`."""
+    return Retrying(retry=retry_if_exception(is_busy), wait=wait_retry_after(fallback=wait_fixed(interval_s)),
+                    stop=stop_after_delay(timeout_s), sleep=sleep, reraise=True)

@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """The sample app that gets baked into every image. Standard library only.
 
-GET /health   200 {"status": "ok"} (or the code in a HEALTH_STATUS file next to this one)
+GET /health   200 {"status": "ok", "ApplicationHealthState": "Healthy"} (or the code in a HEALTH_STATUS file next
+              to this one, with "Unhealthy"). The body is the Application Health extension's Rich Health States
+              signal (typeHandlerVersion 2.0); the status code is what the load balancer probe reads. While
+              draining (or with a HEALTH_STATUS >= 400) the load balancer sees the app down and the extension
+              reads Unknown (a non-200 answer), which the pipeline counts as not healthy.
 GET /version  {"version", "instance_id", "computer_name", "hostname"}
 GET /         a short text line with the version
 
@@ -56,7 +60,8 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == "/health":
             ok = self.health_status < 400
-            self._send_json(self.health_status, {"status": "ok" if ok else "unhealthy"})
+            self._send_json(self.health_status, {"status": "ok" if ok else "unhealthy",
+                                                 "ApplicationHealthState": "Healthy" if ok else "Unhealthy"})
         elif path == "/version":
             self._send_json(200, self.info)
         elif path == "/":

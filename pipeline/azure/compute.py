@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from pipeline.azure.clients import Clients
-from pipeline.azure.errors import authorization_message, azure_call, is_not_found, none_if_missing, status_of
+from pipeline.azure.errors import (authorization_message, azure_call, is_not_found, is_transient_conflict,
+                                   none_if_missing, status_of)
 from pipeline.errors import AzureError
 from pipeline.retry import on_throttle, while_busy
 
@@ -71,17 +72,13 @@ def _instance(scale_set_id: str, vm) -> Instance:
     )
 
 
-def _busy(err: BaseException) -> bool:
-    return status_of(err) == 409
-
-
 def create_scale_set(clients: Clients, name: str, body: dict) -> dict:
-    """PUT (create or converge) and wait. A 409 means an operation a killed run started still runs on it:
-    wait for that to end, then PUT again."""
+    """PUT (create or converge) and wait. A transient 409 (an operation a killed run started still runs on it):
+    wait for that to end, then PUT again; a permanent 409 (a property Azure does not let change) fails at once."""
     s = clients.settings
     with azure_call(f"creating scale set {name}",
                     missing="check that the image version exists (`invoke status`) and run `invoke infra`"):
-        return while_busy(is_busy=_busy)(lambda: clients.compute.virtual_machine_scale_sets.begin_create_or_update(
+        return while_busy(is_busy=is_transient_conflict)(lambda: clients.compute.virtual_machine_scale_sets.begin_create_or_update(
             s.resource_group, name, body).result()).as_dict()
 
 
@@ -102,7 +99,7 @@ def delete_scale_set(clients: Clients, name: str) -> bool:
 
     s = clients.settings
     try:
-        while_busy(is_busy=_busy)(
+        while_busy(is_busy=is_transient_conflict)(
             lambda: clients.compute.virtual_machine_scale_sets.begin_delete(s.resource_group, name).result())
         return True
     except HttpResponseError as err:
@@ -112,10 +109,15 @@ def delete_scale_set(clients: Clients, name: str) -> bool:
             raise
 
 
-def instances(clients: Clients, name: str, scale_set_id: str) -> list[Instance]:
+def instances(clients: Clients, name: str, scale_set_id: str, *, sdk_retries_on_429: bool = True) -> list[Instance]:
+    """The fleet's instances with their instance views. Pollers pass `sdk_retries_on_429=False`: a 429 then
+    raises Throttled at once and the poller waits its Retry-After within the step's timeout (the SDK's own
+    retries would wait past it: Azure throttles this listing with Retry-After of minutes)."""
     s = clients.settings
+    options = {} if sdk_retries_on_429 else {"retry_status": 0}
     with azure_call(f"listing instances of {name}", missing="the fleet is gone; run `invoke status`"):
-        vms = clients.compute.virtual_machine_scale_set_vms.list(s.resource_group, name, expand="instanceView")
+        vms = clients.compute.virtual_machine_scale_set_vms.list(s.resource_group, name, expand="instanceView",
+                                                                 **options)
         return sorted((_instance(scale_set_id, vm) for vm in vms), key=lambda i: int(i.instance_id))
 
 
@@ -165,8 +167,8 @@ def set_image(clients: Clients, name: str, image_id: str, *, sleep: Callable[[fl
 def manual_upgrade(clients: Clients, name: str, instance_ids: list[str], *,
                    sleep: Callable[[float], None] = time.sleep) -> None:
     """POST manualupgrade for exactly `instance_ids` and wait for the operation. A 429 on the POST (which the
-    SDK does not retry) is retried honouring Retry-After; a 409 (an operation still running on those instances,
-    e.g. one a killed run started) is retried until that operation ends (pipeline/retry.py `while_busy`). A failed operation is logged, not raised: the health gate
+    SDK does not retry) is retried honouring Retry-After; a transient 409 (an operation still running on those
+    instances, e.g. one a killed run started) is retried until that operation ends (pipeline/retry.py `while_busy`). A failed operation is logged, not raised: the health gate
     that follows sees the instances' state and decides."""
     from azure.core.exceptions import HttpResponseError
 
@@ -174,7 +176,7 @@ def manual_upgrade(clients: Clients, name: str, instance_ids: list[str], *,
     vmss = clients.compute.virtual_machine_scale_sets
     with azure_call(f"upgrading instances {', '.join(instance_ids)} of {name}",
                     missing="the fleet or an instance is gone; run `invoke status`"):
-        poller = while_busy(is_busy=_busy, sleep=sleep)(lambda: on_throttle(sleep=sleep)(
+        poller = while_busy(is_busy=is_transient_conflict, sleep=sleep)(lambda: on_throttle(sleep=sleep)(
             lambda: vmss.begin_update_instances(s.resource_group, name, {"instanceIds": list(instance_ids)})))
     try:
         poller.result()

@@ -87,3 +87,15 @@ def is_not_found(err: BaseException) -> bool:
 
 def is_precondition_failed(err: BaseException) -> bool:
     return status_of(err) == 412
+
+
+# 409 codes that mean "another operation is in progress; try again when it ends". Compute answers a concurrent
+# write with 409 Conflict ("The request failed due to conflict with a concurrent request"), Network with 409
+# AnotherOperationInProgress. Every other 409 (PropertyChangeNotAllowed, OperationNotAllowed, ...) is permanent:
+# retrying cannot help, so it fails at once with Azure's message.
+TRANSIENT_CONFLICT_CODES = frozenset({"conflict", "anotheroperationinprogress", "operationpreempted",
+                                      "retryableerror"})
+
+
+def is_transient_conflict(err: BaseException) -> bool:
+    return status_of(err) == 409 and code_of(err).lower() in TRANSIENT_CONFLICT_CODES

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from pipeline.azure.clients import Clients
-from pipeline.azure.errors import azure_call, none_if_missing, status_of
+from pipeline.azure.errors import azure_call, is_transient_conflict, none_if_missing
 from pipeline.retry import on_throttle, while_busy
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def put_load_balancer(clients: Clients, body: dict, *, if_match: str | None) -> 
     headers = {"If-Match": if_match} if if_match else {}
     with azure_call(f"updating load balancer {s.load_balancer.name}"):
         # 409 AnotherOperationInProgress: wait it out; If-Match still guards against what that operation changed.
-        return while_busy(is_busy=lambda err: status_of(err) == 409)(
+        return while_busy(is_busy=is_transient_conflict)(
             lambda: clients.network.load_balancers.begin_create_or_update(
                 s.resource_group, s.load_balancer.name, body, headers=headers).result()).as_dict()
 

@@ -10,6 +10,7 @@ from pipeline import infra
 from pipeline.azure import storage
 from pipeline.azure.errors import azure_call, none_if_missing
 from pipeline.azure.network import find_load_balancer, put_load_balancer
+from pipeline.errors import ConfigError
 from pipeline.steps.context import Context
 
 log = logging.getLogger(__name__)
@@ -35,10 +36,30 @@ def _exists(call) -> bool:
     return none_if_missing(call) is not None
 
 
+def check_definition_security(ctx: Context) -> None:
+    """An existing image definition must let Azure create `fleet.security_type` scale sets from it; its features
+    cannot be changed in place, so a mismatch stops infra before anything is created (exit 2)."""
+    s, c = ctx.settings, ctx.clients
+    with azure_call(f"reading image definition {s.image.definition}"):
+        found = none_if_missing(lambda: c.compute.gallery_images.get(s.resource_group, s.image.gallery,
+                                                                      s.image.definition))
+    if found is None:
+        return
+    definition = found.as_dict()
+    if not infra.definition_allows(definition, s.fleet.security_type):
+        declared = infra.definition_security_type(definition) or "none (Standard)"
+        raise ConfigError(f"fleet.security_type is {s.fleet.security_type!r} but image definition "
+                          f"{s.image.gallery}/{s.image.definition} has SecurityType {declared}, which Azure does not "
+                          f"let change on an existing definition: set fleet.security_type to 'Standard', or set "
+                          f"image.definition to a new name (infra creates it with SecurityType="
+                          f"{infra.DEFINITION_SECURITY_TYPE}); nothing was changed")
+
+
 def ensure_infra(ctx: Context) -> InfraResult:
     s, c, ids = ctx.settings, ctx.clients, ctx.ids
     rg, lb_name = s.resource_group, s.load_balancer.name
     actions: list[str] = []
+    check_definition_security(ctx)
 
     def step(exists, label: str, create) -> None:
         with azure_call(f"checking {label}"):

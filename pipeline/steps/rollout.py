@@ -24,13 +24,14 @@ from pipeline import ledger as ledger_model
 from pipeline import rollout as plans
 from pipeline.azure import compute, gallery, network
 from pipeline.azure.compute import Instance
-from pipeline.errors import ConfigError, NotReady, ResourceMissing, RolloutHalted, StateMismatch
+from pipeline.errors import ConfigError, NotReady, ResourceMissing, RolloutHalted, StateMismatch, Throttled
+from pipeline.fleet import require_uniform
 from pipeline.ledger import RolloutBatch, RolloutState
+from pipeline.retry import retry_after_of
 from pipeline.steps.context import Context
 
 log = logging.getLogger(__name__)
 
-POLL_S = 1.0  # health gate polling interval
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,7 @@ def _facts(ctx: Context, ledger: ledger_model.Ledger, fleet_name: str | None) ->
     if scale_set is None:
         raise ResourceMissing(f"scale set {fleet.name} does not exist although the ledger lists it "
                               f"({fleet.state}); run `invoke status`")
+    require_uniform(scale_set)
     mode = compute.upgrade_mode(scale_set)
     if mode.lower() != "manual":
         raise NotReady(f"scale set {fleet.name} has upgrade policy {mode}; an in-place rollout needs Manual (it "
@@ -313,7 +315,17 @@ def _run_batch(ctx: Context, plan: plans.RolloutPlan, batch: RolloutBatch, *, im
     last: plans.Gate | None = None
     shown = ""
     while True:
-        instances = compute.instances(c, plan.fleet, scale_set_id)
+        try:
+            instances = compute.instances(c, plan.fleet, scale_set_id, sdk_retries_on_429=False)
+        except Throttled as err:   # wait what Azure asked, within the batch's timeout
+            remaining = timeout_s - (time.monotonic() - started)
+            if remaining <= 0:
+                if last is None:   # never read: say it was throttling (exit 3), not an unhealthy batch
+                    raise
+                break              # judged on the last read below
+            progress(f"{batch.label}: instance views throttled; waiting")
+            sleep(max(0.0, min(max(retry_after_of(err) or 0.0, ctx.settings.fleet.poll_interval_s), remaining)))
+            continue
         probe_up = _probe_up(ctx, plan.rule, instances)
         last = plans.gate(batch, instances, image_id=image_id, probe_up=probe_up)
         text = last.describe(len(batch.instances))
@@ -322,7 +334,7 @@ def _run_batch(ctx: Context, plan: plans.RolloutPlan, batch: RolloutBatch, *, im
             shown = text
         if last.passed or last.final or time.monotonic() - started >= timeout_s:
             break
-        sleep(POLL_S)
+        sleep(max(0.0, min(ctx.settings.fleet.poll_interval_s, timeout_s - (time.monotonic() - started))))
     # After: every instance of the fleet counts.
     bad = plans.unhealthy(instances, probe_up)
     bad_ids = tuple(i.instance_id for i in bad) + last.missing

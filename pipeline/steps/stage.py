@@ -13,17 +13,14 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from pipeline import bluegreen, fleet, health, naming
+from pipeline import bluegreen, fleet, health, naming, sshkeys
 from pipeline import ledger as ledger_model
 from pipeline.azure import compute, gallery, network
-from pipeline.errors import FleetUnhealthy, NotReady, ResourceMissing, StateMismatch
-from pipeline.retry import until_true
+from pipeline.errors import FleetUnhealthy, NotReady, ResourceMissing, StateMismatch, Throttled
+from pipeline.retry import poll_until
 from pipeline.steps.context import Context
 
 log = logging.getLogger(__name__)
-
-HEALTH_POLL_S = 2.0
-
 
 @dataclass(frozen=True)
 class StagePlan:
@@ -106,6 +103,9 @@ def make_plan(ctx: Context, *, image_version: str, capacity: int | None) -> tupl
     remove = tuple(sorted(v["name"] for v in ours if v["tags"].get("color") == idle and v["name"] != name
                           and v["name"] != ledger.live))
     live_set = next((v for v in ours if ledger.live and v["name"] == ledger.live), None)
+    for found in [live_set] + [v for v in ours if v["name"] == name]:
+        if found is not None:
+            fleet.require_uniform(found)   # a Flexible fleet has none of what the release needs
     wanted = capacity or _capacity_of(live_set) or s.capacity.default
     wanted = max(wanted, s.capacity.minimum)
     plan = StagePlan(fleet=name, color=idle, pool=pools[idle], image_version=image_version, capacity=wanted,
@@ -122,7 +122,8 @@ def wait_healthy(ctx: Context, *, name: str, expected: int, rule: str, timeout_s
     started = time.monotonic()
 
     def check() -> bool:
-        state = health.judge(expected=expected, instances=compute.instances(c, name, scale_set_id),
+        state = health.judge(expected=expected,
+                             instances=compute.instances(c, name, scale_set_id, sdk_retries_on_429=False),
                              backends=network.rule_health(c, rule))
         if not seen or state.describe() != seen[-1].describe():
             progress(f"{name}: {state.describe()} ({time.monotonic() - started:.0f}s)")
@@ -132,8 +133,12 @@ def wait_healthy(ctx: Context, *, name: str, expected: int, rule: str, timeout_s
     from tenacity import RetryError
 
     try:
-        until_true(timeout_s=timeout_s, interval_s=HEALTH_POLL_S, sleep=sleep)(check)
-    except RetryError:
+        poll_until(timeout_s=timeout_s, interval_s=ctx.settings.fleet.poll_interval_s,
+                   throttled=lambda err: isinstance(err, Throttled), sleep=sleep)(check)
+    except RetryError as err:
+        if not seen:   # throttled on every poll: say so (the error Azure gave is the cause)
+            raise Throttled(f"fleet {name}: Azure throttled every instance-view read for {timeout_s:.0f}s; wait a few "
+                            f"minutes and run the step again (the fleet stays staged)") from err.last_attempt.exception()
         last = seen[-1]
         details = []
         for instance in last.unhealthy:
@@ -160,8 +165,12 @@ def stage(ctx: Context, *, image_version: str, capacity: int | None = None,
         for old in plan.remove:
             progress(f"deleting {old}")
             compute.delete_scale_set(c, old)
+        existing = compute.get_scale_set(c, plan.fleet) if plan.reuse else None
+        # The configured key; else the one the fleet already has (a converging PUT sends it back unchanged); else a
+        # fresh ed25519 key whose private half is discarded (README: "Logging into an instance").
+        key = s.fleet.ssh_public_key or fleet.model_ssh_key(existing) or sshkeys.generate_public_key(plan.fleet)
         body = fleet.scale_set_body(s, ctx.ids, name=plan.fleet, color=plan.color, image_version=image_version,
-                                    capacity=plan.capacity, created_at=ctx.now())
+                                    capacity=plan.capacity, created_at=ctx.now(), ssh_public_key=key)
         progress(f"creating {plan.fleet} ({plan.capacity} instances)")
         compute.create_scale_set(c, plan.fleet, body)
         if plan.point_staging_rule:

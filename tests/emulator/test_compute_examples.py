@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.emulator.test_frontdoor import raw
-from tests.fixtures.images import build_image, wait_until
+from tests.fixtures.images import build_image, ssh_public_key, wait_until
 
 EXAMPLES = Path(__file__).parent / "azure_examples"
 SUB = "{subscription-id}"
@@ -126,12 +126,14 @@ def subnet(arm, rg: str, vnet: str, name: str, location: str = "westus") -> str:
 
 
 def managed_image(arm, rg: str, uri: str, name: str = "localImage", location: str = "westus", *,
-                  data_disk: bool = False) -> str:
+                  data_disk: bool = False, gen2: bool = False) -> str:
     storage: dict = {"osDisk": {"osType": "Linux", "osState": "Generalized", "blobUri": uri, "diskSizeGB": 10}}
     if data_disk:   # what the gallery examples' source image has: one 10 GB data disk at lun 1
         storage["dataDisks"] = [{"lun": 1, "blobUri": uri, "diskSizeGB": 10}]
-    return arm.compute.images.begin_create_or_update(rg, name, {"location": location, "properties": {
-        "storageProfile": storage}}).result().id
+    props: dict = {"storageProfile": storage}
+    if gen2:   # Trusted Launch needs a Gen2 image
+        props["hyperVGeneration"] = "V2"
+    return arm.compute.images.begin_create_or_update(rg, name, {"location": location, "properties": props}).result().id
 
 
 IMAGE_URI = "https://mystorageaccount.blob.core.windows.net/osimages/osimage.vhd"
@@ -250,6 +252,8 @@ def vm_model_from_example(vm: dict, *, image_id: str, subnet_id: str) -> dict:
                            "requireGuestProvisionSignal")}
     os_profile.update(computerNamePrefix="vmss", adminPassword="Passw0rd!local")
     os_profile["linuxConfiguration"]["disablePasswordAuthentication"] = False
+    for entry in os_profile["linuxConfiguration"].get("ssh", {}).get("publicKeys", []):
+        entry["keyData"] = ssh_public_key()   # the generated example's "aaaaaa" is refused, as Azure refuses it
     storage = props["storageProfile"]
     os_disk = {k: v for k, v in storage["osDisk"].items() if k in ("caching", "createOption", "diskSizeGB",
                                                                     "writeAcceleratorEnabled", "deleteOption")}
@@ -329,7 +333,7 @@ def test_scale_set_vm_list(arm, cloud, blob_at):
     rg, vmss = params["resourceGroupName"], params["virtualMachineScaleSetName"]
     group(arm, rg)
     subnet_id = subnet(arm, rg, "vn4071", "sn5503")
-    image_id = managed_image(arm, rg, blob_at(IMAGE_URI))
+    image_id = managed_image(arm, rg, blob_at(IMAGE_URI), gen2=True)   # the example VM is TrustedLaunch
     model = vm_model_from_example(expected["value"][0], image_id=image_id, subnet_id=subnet_id)
     model["extensionProfile"] = {"extensions": [{"name": r["name"], "properties": {
         k: v for k, v in r["properties"].items() if k in ("publisher", "type", "typeHandlerVersion", "settings",

@@ -152,7 +152,7 @@ def test_validation_errors(arm, resource_group, managed_image):
     assert err.error.code == "ResourceGroupNotFound"
     with pytest.raises(ResourceNotFoundError) as nf:
         ops.begin_update(resource_group, "nope", {"sku": {"capacity": 1}})
-    assert nf.value.error.code == "ResourceNotFound"
+    assert nf.value.error.code == "PatchResourceNotFound"   # ARM: a PATCH of a missing resource
     create(arm, resource_group, "web", vmss_body(image_id, capacity=0))
     changed = vmss_body(image_id, capacity=0, prefix="other")
     assert error_of(changed).error.code == "PropertyChangeNotAllowed"

@@ -196,7 +196,7 @@ def test_local_bake_produces_a_runnable_image(tmp_path: Path, package_server, ca
     app = RunningImage(tmp_path / "image", image, instance_id="3")
     try:
         app.wait_for("serving version 1.4.0")
-        assert get(app.port, image["health_path"]) == (200, b'{"status": "ok"}\n')
+        assert get(app.port, image["health_path"]) == (200, b'{"ApplicationHealthState": "Healthy", "status": "ok"}\n')
         status, body = get(app.port, "/version")
         info = json.loads(body)
         assert status == 200
@@ -227,7 +227,7 @@ def test_unhealthy_image_answers_its_health_status(tmp_path: Path, package_serve
     try:
         app.wait_for("serving version 1.4.1")
         status, body = get(app.port, "/health")
-        assert status == 503 and json.loads(body) == {"status": "unhealthy"}
+        assert status == 503 and json.loads(body) == {"status": "unhealthy", "ApplicationHealthState": "Unhealthy"}
         assert get(app.port, "/version")[0] == 200
     finally:
         assert app.stop() == 0

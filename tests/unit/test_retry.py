@@ -54,3 +54,53 @@ def test_a_busy_resource_is_waited_out():
     assert while_busy(is_busy=lambda e: getattr(e, "status_code", None) == 409, interval_s=2,
                       sleep=slept.append)(call) == "done"
     assert calls["n"] == 4 and slept == [2, 2, 2]
+
+
+class Conflict(Refused):
+    """An SDK HttpResponseError's shape: status_code and error.code."""
+
+    def __init__(self, code: str, retry_after: str | None = None):
+        super().__init__(409, retry_after)
+        self.error = type("E", (), {"code": code, "message": f"{code} happened"})()
+
+
+def test_only_conflicts_azure_calls_transient_are_retried():
+    from pipeline.azure.errors import is_transient_conflict
+
+    for code in ("Conflict", "AnotherOperationInProgress", "OperationPreempted", "RetryableError"):
+        assert is_transient_conflict(Conflict(code)), code
+    for code in ("PropertyChangeNotAllowed", "OperationNotAllowed", "InvalidParameter", ""):
+        assert not is_transient_conflict(Conflict(code)), code
+    assert not is_transient_conflict(Refused(429))
+
+
+def test_a_permanent_409_fails_at_once_and_a_transient_one_waits_what_retry_after_says():
+    from pipeline.azure.errors import is_transient_conflict
+
+    slept: list[float] = []
+    call, calls = failing(5, Conflict("PropertyChangeNotAllowed"))
+    with pytest.raises(Conflict):
+        while_busy(is_busy=is_transient_conflict, sleep=slept.append)(call)
+    assert calls["n"] == 1 and slept == []
+    call, calls = failing(2, Conflict("Conflict", retry_after="10"))
+    assert while_busy(is_busy=is_transient_conflict, interval_s=2, sleep=slept.append)(call) == "done"
+    assert slept == [10.0, 10.0]
+
+
+def test_polling_waits_retry_after_on_a_throttled_poll_but_never_past_the_timeout():
+    from pipeline.retry import poll_until
+
+    slept: list[float] = []
+    results = iter([Refused(429, "7"), False, Refused(429, "100"), True])
+
+    def check():
+        value = next(results)
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    throttled = lambda err: getattr(err, "status_code", None) == 429  # noqa: E731
+    assert poll_until(timeout_s=50, interval_s=2, throttled=throttled, sleep=slept.append)(check) is True
+    assert slept[0] == 7.0 and slept[1] == 2.0 and slept[2] <= 50   # Retry-After 100 is cut to what is left
+    with pytest.raises(Refused):                                       # other errors are not polled through
+        poll_until(timeout_s=5, interval_s=1, throttled=throttled, sleep=slept.append)(failing(1, Refused(500))[0])

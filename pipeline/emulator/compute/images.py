@@ -164,6 +164,29 @@ class ImageCatalog:
         raise InvalidParameter(f"The value '{ref_id}' of parameter 'imageReference.id' is invalid.",
                                details=[{"target": "imageReference.id"}])
 
+    def security_facts(self, reference: dict) -> dict:
+        """What Trusted Launch checks need of an imageReference (resolve has already vouched for it):
+        {"image_kind": "gallery"|"managed", "definition_props": ..., "hyperv": ...}."""
+        parsed = parse((reference or {}).get("id") or "")
+        types = tuple(t.lower() for t in parsed.types) if parsed else ()
+        if types == ("images",):
+            image = self.find(reference["id"])
+            return {"image_kind": "managed", "definition_props": None,
+                    "hyperv": (image.properties.get("hyperVGeneration") if image else None)}
+        definition = self.definition_of(reference)
+        return {"image_kind": "gallery", "definition_props": definition.properties if definition else None,
+                "hyperv": None}
+
+    def definition_of(self, reference: dict) -> ImageResource | None:
+        """The gallery image definition an imageReference points at (directly or through a version)."""
+        ref_id = reference.get("id") if isinstance(reference, dict) else None
+        parsed = parse(ref_id) if isinstance(ref_id, str) else None
+        if parsed is None or tuple(t.lower() for t in parsed.types[:2]) != ("galleries", "images"):
+            return None
+        base = "/".join(reference["id"].rstrip("/").split("/")[:11])   # .../galleries/{g}/images/{d}
+        found = self.find(base)
+        return found if found is not None and found.kind == DEFINITION else None
+
     @staticmethod
     def _replicated_to(version: ImageResource, location: str) -> bool:
         targets = (version.properties.get("publishingProfile") or {}).get("targetRegions") or []

@@ -16,7 +16,8 @@ from ..core.ids import key
 from ..core.operations import utcnow
 from ..runtime.images import ImageError
 from ..runtime.instances import InstanceProcess, LaunchSpec
-from .scalesets import ScaleSet, Vm, computer_name, place, snapshot
+from .health import is_rich
+from .scalesets import ScaleSet, Vm, app_health_extension, computer_name, place, snapshot
 
 if TYPE_CHECKING:
     from ..cloud import Cloud
@@ -84,7 +85,7 @@ class InstanceRuntime:
         if vm.provisioning_state != "Creating":
             self._set(vm, provisioning="Updating")
         self._set(vm, power="starting")
-        vm.health = "unknown"
+        vm.health = "initializing" if is_rich(app_health_extension(vm.model)) else "unknown"
         if self.cloud.options.vm_create_seconds:
             await asyncio.sleep(self.cloud.options.vm_create_seconds)
         try:

@@ -10,6 +10,7 @@ from ..core.ids import key
 from ..core.operations import utcnow
 from ..core.request import ArmRequest, Reply, listing, no_content
 from ..runtime.images import ImageError
+from . import trusted
 from . import validation as v
 from .images import DEFINITION, GALLERY, IMAGE, VERSION, ImageResource, region
 
@@ -168,6 +169,8 @@ async def definition_put(req: ArmRequest) -> Reply:
     if existing:
         for path in ("osType", "osState", "hyperVGeneration", "identifier"):
             v.not_changed(existing.properties.get(path), props.get(path), f"galleryImage.properties.{path}")
+    trusted.check_definition(props, existing.properties if existing else None)
+    props.pop("allowUpdateImage", None)   # a request flag, not state
     item = ImageResource(DEFINITION, req.subscription, req.resource_group, names, location, props,
                          tags=body.get("tags") or {})
     return _write(req, item, created=existing is None)

@@ -15,6 +15,13 @@ def _scale_set(req: ArmRequest):
     return backend(req).scale_set(req.subscription, req.resource_group, req.vmss)
 
 
+def _uniform(req: ArmRequest, operation: str):
+    """The scale set, when it is Uniform: scale-set VM operations do not exist for Flexible ones."""
+    ss = _scale_set(req)
+    backend(req).require_uniform(ss, operation)
+    return ss
+
+
 def _render(req: ArmRequest, ss) -> dict:
     expand = req.query.get("$expand", "").lower()
     return views.scale_set(ss, user_data=expand == "userdata", fault_domains=req.cloud.options.fault_domains)
@@ -23,7 +30,7 @@ def _render(req: ArmRequest, ss) -> dict:
 async def _write(req: ArmRequest, *, patch: bool) -> Reply:
     compute = backend(req)
     ss, created, plan = compute.write_scale_set(req.subscription, req.resource_group, req.vmss, req.json(),
-                                                patch=patch)
+                                                patch=patch, headers=req.headers)
 
     async def work() -> None:
         await compute.apply(ss, plan)
@@ -68,7 +75,7 @@ async def list_all(req: ArmRequest) -> Reply:
 
 
 async def instance_view(req: ArmRequest) -> Reply:
-    return ok(views.scale_set_instance_view(backend(req), _scale_set(req)))
+    return ok(views.scale_set_instance_view(backend(req), _uniform(req, "Get Virtual Machine Scale Set Instance View")))
 
 
 def _action(name: str, *, single: bool = False):
@@ -87,26 +94,26 @@ def _action(name: str, *, single: bool = False):
 
 # --- VMs ---------------------------------------------------------------------------------------------------------
 async def vm_list(req: ArmRequest) -> Reply:
-    ss = _scale_set(req)
+    ss = _uniform(req, "List Virtual Machine Scale Set VMs")
     expand = "instanceview" in req.query.get("$expand", "").lower()
     return listing([views.vm(backend(req), ss, vm, expand_instance_view=expand) for vm in ss.sorted_vms()])
 
 
 async def vm_get(req: ArmRequest) -> Reply:
-    ss = _scale_set(req)
+    ss = _uniform(req, "Get Virtual Machine Scale Set VM")
     vm = backend(req).instance(ss, req.instance_id)
     expand = "instanceview" in req.query.get("$expand", "").lower()
     return ok(views.vm(backend(req), ss, vm, expand_instance_view=expand))
 
 
 async def vm_instance_view(req: ArmRequest) -> Reply:
-    ss = _scale_set(req)
+    ss = _uniform(req, "Get Virtual Machine Scale Set VM Instance View")
     return ok(views.vm_instance_view(backend(req), ss, backend(req).instance(ss, req.instance_id)))
 
 
 async def boot_diagnostics(req: ArmRequest) -> Reply:
     compute = backend(req)
-    ss = _scale_set(req)
+    ss = _uniform(req, "Retrieve Boot Diagnostics Data")
     vm = compute.instance(ss, req.instance_id)
     try:
         minutes = int(req.query.get("sasuriexpirationtimeinminutes", "120"))

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..core.errors import Conflict, InvalidParameter, ResourceNotFound
+from ..core.errors import (Conflict, InvalidParameter, OperationNotAllowed, PatchResourceNotFound, PreconditionFailed,
+                           ResourceNotFound)
 from ..core.ids import key
+from . import trusted
 from . import validation as v
 from .scalesets import (ScaleSet, Vm, allocate_ids, canonical, ip_configurations, merge_patch, refs,
                         scale_in_victims, subnet_of)
@@ -22,6 +25,28 @@ from .scalesets import (ScaleSet, Vm, allocate_ids, canonical, ip_configurations
 if TYPE_CHECKING:
     from ..cloud import Cloud
 
+
+
+ACTION_NAMES = {"manualupgrade": "Update Virtual Machine Scale Set VMs", "reimage": "Reimage",
+                "reimageall": "Reimage All", "restart": "Restart", "delete": "Delete", "poweroff": "Power Off",
+                "start": "Start"}
+
+
+def check_preconditions(headers: dict[str, str], existing: ScaleSet | None) -> None:
+    """If-Match (a stale ETag, or any on a missing scale set: 412) and If-None-Match: * (412 when it exists)."""
+    if_match, if_none_match = headers.get("if-match"), headers.get("if-none-match")
+    if if_none_match is not None and if_none_match.strip() == "*" and existing is not None:
+        raise PreconditionFailed(f"The resource '{existing.name}' already exists and the request carries "
+                                 f"If-None-Match: *.")
+    if if_match is None or if_match.strip() == "*" and existing is not None:
+        return
+    wanted = if_match.strip().removeprefix("W/").strip('"')
+    if existing is None:
+        raise PreconditionFailed(f"Etag provided in if-match header {json.dumps(wanted)} does not match: the "
+                                 f"resource does not exist.")
+    if wanted != str(existing.etag):
+        raise PreconditionFailed(f"Etag provided in if-match header {json.dumps(wanted)} does not match etag "
+                                 f"{json.dumps(str(existing.etag))} of resource.")
 
 
 @dataclass
@@ -74,7 +99,14 @@ class ScaleSetOperations:
         return vm
 
     # --- concurrency -------------------------------------------------------------------------------------------
-    def check_idle(self, ss: ScaleSet, instance_ids: list[str] | None = None) -> None:
+    def check_idle(self, ss: ScaleSet, instance_ids: list[str] | None = None, *,
+                   operation: str = "Update Virtual Machine Scale Set") -> None:
+        """A scale set being deleted refuses for good (409 OperationNotAllowed); one running another operation
+        refuses for now (409 Conflict, retryable): distinct codes, as on Azure."""
+        if ss.provisioning_state == "Deleting":
+            raise OperationNotAllowed(f"Operation '{operation}' is not allowed on Virtual Machine Scale Set "
+                                      f"'{ss.name}' since it is marked for deletion. For more information on your "
+                                      f"operations, please refer to https://aka.ms/activitylog.")
         busy = self.busy.get(key(ss.id))
         if busy is None:
             return
@@ -116,25 +148,34 @@ class ScaleSetOperations:
                     check(ref)
 
     def write_scale_set(self, subscription: str, resource_group: str, name: str, body: dict, *,
-                        patch: bool) -> tuple[ScaleSet, bool, Plan]:
+                        patch: bool, headers: dict[str, str] | None = None) -> tuple[ScaleSet, bool, Plan]:
         self.cloud.resources.require(subscription, resource_group)
         existing = self.find_scale_set(subscription, resource_group, name)
         if patch and existing is None:
-            self.scale_set(subscription, resource_group, name)
+            raise PatchResourceNotFound(f"The Resource 'Microsoft.Compute/virtualMachineScaleSets/{name}' under "
+                                        f"resource group '{resource_group}' was not found. For more details please "
+                                        f"go to https://aka.ms/ARMResourceNotFoundFix")
+        check_preconditions(headers or {}, existing)
         if existing is not None:
             self.check_idle(existing)
         if patch:
             body = merge_patch(self.as_body(existing), body)
         body = copy.deepcopy(body)
-        v.validate_scale_set(body, existing)
+        reference = v.dig(body, "properties.virtualMachineProfile.storageProfile.imageReference")
+        definition = self.images.definition_of(reference) if isinstance(reference, dict) else None
+        specialized = definition is not None and str(definition.properties.get("osState", "")).lower() == "specialized"
+        v.validate_scale_set(body, existing, specialized=specialized)
         props = body["properties"]
+        props["orchestrationMode"] = v.orchestration_mode(props)
         profile = props["virtualMachineProfile"]
-        if existing is not None:   # secrets are write-only: an update that omits them keeps them
+        if existing is not None and "osProfile" in profile:   # secrets are write-only: an update keeps them
             old_os = existing.profile.get("osProfile") or {}
             for secret in ("adminPassword", "customData"):
                 if secret in old_os and secret not in profile["osProfile"]:
                     profile["osProfile"][secret] = old_os[secret]
         image = self.images.resolve(profile["storageProfile"]["imageReference"], body["location"])
+        trusted.check_scale_set(profile, **self.images.security_facts(profile["storageProfile"]["imageReference"]),
+                                existing_profile=existing.profile if existing is not None else None)
         self.check_network_refs(profile)
         for computed in ("provisioningState", "uniqueId", "timeCreated"):
             props.pop(computed, None)
@@ -207,6 +248,9 @@ class ScaleSetOperations:
 
     # --- delete -------------------------------------------------------------------------------------------
     def begin_delete(self, ss: ScaleSet) -> None:
+        if ss.provisioning_state == "Deleting":   # already going: come back when it is gone
+            raise Conflict("The request failed due to conflict with a concurrent request. To resolve it, please "
+                           "refer to https://aka.ms/activitylog to get more details on the conflicting requests.")
         self.check_idle(ss)
         self._hold(ss)
         ss.provisioning_state = "Deleting"
@@ -221,7 +265,16 @@ class ScaleSetOperations:
             self.membership_changed()
 
     # --- instance actions -------------------------------------------------------------------------------------
+    def require_uniform(self, ss: ScaleSet, operation: str) -> None:
+        """Scale-set VM operations exist only for Uniform scale sets; Flexible ones expose plain VMs instead."""
+        if v.orchestration_mode(ss.properties) == "Flexible":
+            raise OperationNotAllowed(f"Operation '{operation}' is not allowed on Virtual Machine Scale Set "
+                                      f"'{ss.name}' since it uses Flexible orchestration mode; use the Virtual "
+                                      f"Machine APIs on its virtual machines instead.")
+
     def begin_action(self, ss: ScaleSet, action: str, body: dict, *, single: str | None = None) -> list[str]:
+        if single is not None or action != "delete":   # batch delete is the one Flexible supports
+            self.require_uniform(ss, ACTION_NAMES.get(action, action))
         if single is not None:
             self.instance(ss, single)
             ids = [single]

@@ -7,11 +7,13 @@ from typing import Any
 
 from ..core.errors import ArmError, InvalidParameter
 from ..core.shapes import check_shapes
+from . import sshkeys
 
 GALLERY_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._]{0,78}[A-Za-z0-9])?$")
 CHILD_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,78}[A-Za-z0-9])?$")
 VERSION_NAME = re.compile(r"^(\d{1,9})\.(\d{1,9})\.(\d{1,9})$")
 UPGRADE_MODES = ("Manual", "Automatic", "Rolling")
+ORCHESTRATION_MODES = ("Uniform", "Flexible")
 
 
 def missing(path: str) -> InvalidParameter:
@@ -92,6 +94,9 @@ SCALE_SET_SHAPES: dict[str, type] = {
     "properties.platformFaultDomainCount": int, "properties.singlePlacementGroup": bool,
     "properties.scaleInPolicy": dict, "properties.scaleInPolicy.rules": list, "properties.scaleInPolicy.rules[]": str,
     _VM: dict, _VM + ".userData": str,
+    "properties.orchestrationMode": str, _VM + ".securityProfile": dict, _VM + ".securityProfile.securityType": str,
+    _VM + ".securityProfile.uefiSettings": dict, _VM + ".securityProfile.uefiSettings.secureBootEnabled": bool,
+    _VM + ".securityProfile.uefiSettings.vTpmEnabled": bool,
     _VM + ".storageProfile": dict, _VM + ".storageProfile.imageReference": dict,
     _VM + ".storageProfile.imageReference.id": str, _VM + ".storageProfile.osDisk": dict,
     _VM + ".osProfile": dict, _VM + ".osProfile.computerNamePrefix": str, _VM + ".osProfile.adminUsername": str,
@@ -128,7 +133,10 @@ IMAGE_SHAPES: dict[str, type] = {
 }
 GALLERY_SHAPES: dict[str, type] = {"properties": dict}
 DEFINITION_SHAPES: dict[str, type] = {"properties": dict, "properties.identifier": dict,
-                                      "properties.osType": str, "properties.osState": str}
+                                      "properties.osType": str, "properties.osState": str,
+                                      "properties.features": list, "properties.features[]": dict,
+                                      "properties.features[].name": str, "properties.features[].value": str,
+                                      "properties.allowUpdateImage": bool}
 _PUB = "properties.publishingProfile"
 _STORAGE = "properties.storageProfile"
 VERSION_SHAPES: dict[str, type] = {
@@ -149,7 +157,7 @@ def check_types(body: dict, spec: dict[str, type]) -> None:
 
 
 # --- scale sets ------------------------------------------------------------------------------------------------
-def validate_scale_set(body: dict, existing=None) -> None:
+def validate_scale_set(body: dict, existing=None, *, specialized: bool = False) -> None:
     """Required fields and unchangeable ones, in the order Azure reports them."""
     check_types(body, SCALE_SET_SHAPES)
     location = require_location(body)
@@ -164,18 +172,25 @@ def validate_scale_set(body: dict, existing=None) -> None:
     if not isinstance(capacity, int) or isinstance(capacity, bool) or not 0 <= capacity <= 1000:
         raise invalid("sku.capacity", capacity, "The capacity must be between 0 and 1000.")
     props = object_body(body.get("properties") or {}, "properties")
+    mode = check_orchestration_mode(props, existing)
     profile = require(props, "virtualMachineProfile")
     require(profile, "storageProfile.imageReference", report_as="virtualMachineProfile.storageProfile.imageReference")
-    os_profile = require(profile, "osProfile", report_as="virtualMachineProfile.osProfile")
-    require(os_profile, "computerNamePrefix", report_as="virtualMachineProfile.osProfile.computerNamePrefix")
-    require(os_profile, "adminUsername", report_as="virtualMachineProfile.osProfile.adminUsername")
+    if specialized:
+        if profile.get("osProfile") is not None:
+            raise InvalidParameter("Parameter 'osProfile' is not allowed.", details=[{"target": "osProfile"}])
+        os_profile = {}
+    else:
+        os_profile = require(profile, "osProfile", report_as="virtualMachineProfile.osProfile")
+        require(os_profile, "computerNamePrefix", report_as="virtualMachineProfile.osProfile.computerNamePrefix")
+        require(os_profile, "adminUsername", report_as="virtualMachineProfile.osProfile.adminUsername")
     linux = os_profile.get("linuxConfiguration") or {}
-    if existing is None:
+    if existing is None and not specialized:
         if linux.get("disablePasswordAuthentication"):
             require(os_profile, "linuxConfiguration.ssh.publicKeys",
                     report_as="virtualMachineProfile.osProfile.linuxConfiguration.ssh.publicKeys")
         elif not os_profile.get("adminPassword") and not dig(linux, "ssh.publicKeys"):
             raise missing("adminPassword")
+    sshkeys.check_public_keys(dig(linux, "ssh.publicKeys") or [])
     nics = require(profile, "networkProfile.networkInterfaceConfigurations",
                    report_as="virtualMachineProfile.networkProfile")
     for i, nic in enumerate(nics):
@@ -188,10 +203,46 @@ def validate_scale_set(body: dict, existing=None) -> None:
         raise InvalidParameter("Virtual Machine Scale Set with more than one network interface configuration must "
                                "have exactly one primary network interface configuration.",
                                details=[{"target": "networkInterfaceConfigurations"}])
-    mode = (props.get("upgradePolicy") or {}).get("mode")
-    if mode is not None and str(mode).capitalize() not in UPGRADE_MODES:
-        raise invalid("upgradePolicy.mode", mode, f"Allowed values: {', '.join(UPGRADE_MODES)}.")
+    upgrade = (props.get("upgradePolicy") or {}).get("mode")
+    if upgrade is not None and str(upgrade).capitalize() not in UPGRADE_MODES:
+        raise invalid("upgradePolicy.mode", upgrade, f"Allowed values: {', '.join(UPGRADE_MODES)}.")
+    if mode == "Flexible":
+        check_flexible(profile)
     if existing is not None:
         old = existing.profile.get("osProfile") or {}
         for name in ("computerNamePrefix", "adminUsername"):
             not_changed(old.get(name), os_profile.get(name), name)
+
+
+# --- orchestration mode -------------------------------------------------------------------------------------------
+def orchestration_mode(props: dict) -> str:
+    """The scale set's mode as stored: Uniform when the request named none (see DIVERGENCES.md)."""
+    return str(props.get("orchestrationMode") or "Uniform")
+
+
+def check_orchestration_mode(props: dict, existing) -> str:
+    raw = props.get("orchestrationMode")
+    if raw is not None:
+        if not isinstance(raw, str) or raw.capitalize() not in ORCHESTRATION_MODES:
+            raise invalid("orchestrationMode", raw, f"Allowed values: {', '.join(ORCHESTRATION_MODES)}.")
+        props["orchestrationMode"] = raw.capitalize()
+    if existing is not None:
+        before = orchestration_mode(existing.properties)
+        after = props.get("orchestrationMode") or before
+        if after != before:
+            raise ArmError("Changing property 'orchestrationMode' is not allowed.", code="PropertyChangeNotAllowed",
+                           status=409, details=[{"target": "orchestrationMode"}])
+        props["orchestrationMode"] = before
+    return orchestration_mode(props)
+
+
+def check_flexible(profile: dict) -> None:
+    """What a Flexible scale set refuses of a model the pipeline could send: inbound NAT pools (NAT rules V1 are
+    Uniform-only; Flexible instances are reached through inbound NAT rules V2 on a backend pool)."""
+    nics = dig(profile, "networkProfile.networkInterfaceConfigurations") or []
+    for nic in nics:
+        for ipc in ((nic or {}).get("properties") or {}).get("ipConfigurations") or []:
+            if ((ipc or {}).get("properties") or {}).get("loadBalancerInboundNatPools"):
+                raise InvalidParameter("Inbound NAT pools are not supported for Virtual Machine Scale Sets with "
+                                       "Flexible orchestration mode. Use inbound NAT rules on a backend pool "
+                                       "instead.", details=[{"target": "loadBalancerInboundNatPools"}])

@@ -17,7 +17,7 @@ PROVISIONING_TEXT = {"succeeded": "Provisioning succeeded", "creating": "Creatin
 POWER_TEXT = {"running": "VM running", "starting": "VM starting", "stopping": "VM stopping",
               "stopped": "VM stopped"}
 HEALTH_TEXT = {"healthy": "The VM is reported healthy", "unhealthy": "The VM is reported unhealthy",
-               "unknown": "The VM health is unknown"}
+               "unknown": "The VM health is unknown", "initializing": "The VM health is initializing"}
 
 
 def strip_secrets(profile: dict, *, user_data: bool = False) -> dict:
@@ -42,9 +42,30 @@ def status(code: str, display: str, *, time: str | None = None, level: str = "In
     return out
 
 
+def with_defaults(profile: dict) -> dict:
+    """The defaults Azure fills into a scale set's (and an instance's) model when it reads it back: per NIC
+    configuration dnsSettings, enableAcceleratedNetworking and enableIPForwarding; per ip configuration
+    privateIPAddressVersion (Azure's example responses, api 2025-04-01); uefiSettings for Trusted Launch."""
+    network = profile.get("networkProfile") or {}
+    for nic in network.get("networkInterfaceConfigurations") or []:
+        props = nic.setdefault("properties", {})
+        props.setdefault("dnsSettings", {"dnsServers": []})
+        props.setdefault("enableAcceleratedNetworking", False)
+        props.setdefault("enableIPForwarding", False)
+        for ipc in props.get("ipConfigurations") or []:
+            ipc.setdefault("properties", {}).setdefault("privateIPAddressVersion", "IPv4")
+    security = profile.get("securityProfile")
+    if isinstance(security, dict) and security.get("securityType") in ("TrustedLaunch", "ConfidentialVM"):
+        uefi = security.setdefault("uefiSettings", {})
+        uefi.setdefault("secureBootEnabled", False)
+        uefi.setdefault("vTpmEnabled", True)
+    return profile
+
+
 def scale_set(ss: ScaleSet, *, user_data: bool = False, fault_domains: int = 5) -> dict:
     props = copy.deepcopy(ss.properties)
-    props["virtualMachineProfile"] = strip_secrets(ss.profile, user_data=user_data)
+    props["virtualMachineProfile"] = with_defaults(strip_secrets(ss.profile, user_data=user_data))
+    props.setdefault("orchestrationMode", "Uniform")
     props["virtualMachineProfile"]["timeCreated"] = ss.time_created
     props.setdefault("upgradePolicy", {"mode": "Manual"})
     props.setdefault("overprovision", True)
@@ -131,6 +152,11 @@ def vm(backend: "ComputeBackend", ss: ScaleSet, vm: Vm, *, expand_instance_view:
     storage["osDisk"] = {"osType": "Linux", "name": os_disk_name(ss, vm), "createOption": "FromImage",
                          "caching": "ReadWrite", "diskSizeGB": 30,
                          **{k: val for k, val in (storage.get("osDisk") or {}).items() if k != "createOption"}}
+    storage["osDisk"]["managedDisk"] = {"storageAccountType": "Standard_LRS",
+                                        **(storage["osDisk"].get("managedDisk") or {}),
+                                        "id": f"/subscriptions/{ss.subscription}/resourceGroups/"
+                                              f"{ss.resource_group.upper()}/providers/Microsoft.Compute/disks/"
+                                              f"{os_disk_name(ss, vm)}"}
     storage.setdefault("dataDisks", [])
     os_profile = {k: val for k, val in (model.get("osProfile") or {}).items() if k != "computerNamePrefix"}
     os_profile.update({"computerName": vm.computer_name, "allowExtensionOperations": True,
@@ -140,11 +166,13 @@ def vm(backend: "ComputeBackend", ss: ScaleSet, vm: Vm, *, expand_instance_view:
     props = {"latestModelApplied": ss.latest_model_applied(vm), "modelDefinitionApplied": "VirtualMachineScaleSet",
              "vmId": vm.vm_id, "hardwareProfile": {"vmSize": ss.sku.get("name")}, "storageProfile": storage,
              "osProfile": os_profile, "networkProfile": {"networkInterfaces": nics},
-             "networkProfileConfiguration": copy.deepcopy(model.get("networkProfile") or {}),
+             "networkProfileConfiguration": with_defaults(
+                 {"networkProfile": copy.deepcopy(model.get("networkProfile") or {})})["networkProfile"],
              "provisioningState": vm.provisioning_state, "timeCreated": vm.time_created}
-    for name in ("diagnosticsProfile", "securityProfile", "userData"):
-        if name in model and name != "userData":
-            props[name] = model[name]
+    for name in ("diagnosticsProfile", "securityProfile"):
+        if name in model:
+            props[name] = copy.deepcopy(model[name])
+    with_defaults(props)
     if expand_instance_view:
         props["instanceView"] = vm_instance_view(backend, ss, vm)
     resources = []
@@ -155,6 +183,7 @@ def vm(backend: "ComputeBackend", ss: ScaleSet, vm: Vm, *, expand_instance_view:
                           "properties": {**(ext.get("properties") or {}), "provisioningState": "Succeeded"}})
     body = {"id": f"{ss.id}/virtualMachines/{vm.instance_id}", "name": f"{ss.name}_{vm.instance_id}",
             "type": "Microsoft.Compute/virtualMachineScaleSets/virtualMachines", "location": ss.location,
+            "etag": f'"{vm.model_version + vm.generation}"',
             "instanceId": vm.instance_id, "sku": {"name": ss.sku.get("name"), "tier": ss.sku.get("tier", "Standard")},
             "properties": props}
     if resources:

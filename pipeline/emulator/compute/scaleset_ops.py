@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import math
 import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -16,8 +17,8 @@ from typing import TYPE_CHECKING
 from ..core.errors import Conflict, InvalidParameter, ResourceNotFound
 from ..core.ids import key
 from . import validation as v
-from .scalesets import (ScaleSet, Vm, allocate_ids, canonical, ip_configurations, merge_patch, refs,
-                        scale_in_victims, subnet_of)
+from .scalesets import (OVERPROVISION_SHARE, ScaleSet, Vm, allocate_ids, canonical, ip_configurations,
+                        merge_patch, refs, scale_in_victims, subnet_of)
 
 if TYPE_CHECKING:
     from ..cloud import Cloud
@@ -115,6 +116,28 @@ class ScaleSetOperations:
                 for ref in found(ipc):
                     check(ref)
 
+    def check_nat_capacity(self, subscription: str, resource_group: str, name: str, existing: ScaleSet | None,
+                           body: dict) -> None:
+        """Azure blocks a scale-out whose new instances would get no port of a NAT pool (port = range start +
+        instance id, overprovisioned instances included) or of a V2 inbound NAT rule on a pool they join."""
+        check = getattr(self.cloud.network, "check_nat_capacity", None)
+        current = [vm for vm in existing.sorted_vms() if vm.provisioning_state != "Deleting"] if existing else []
+        capacity = int((body.get("sku") or {}).get("capacity") or 0)
+        missing = capacity - len(current)
+        if check is None or missing <= 0:
+            return
+        overprovision = body["properties"].get("overprovision", True) is not False
+        extra = max(1, math.ceil(missing * OVERPROVISION_SHARE)) if overprovision else 0
+        next_instance = existing.next_instance if existing else 0
+        profile = body["properties"]["virtualMachineProfile"]
+        nat_pools = [r for _, ipc in ip_configurations(profile) for r in refs(ipc, "loadBalancerInboundNatPools")]
+        pools = [r for _, ipc in ip_configurations(profile) for r in refs(ipc, "loadBalancerBackendAddressPools")]
+        mine = f"{resource_group}/{name}/".lower()
+        after = {key(p): len([m for m in self.cloud.network.pool_members(p) if not m.instance_key.startswith(mine)])
+                 + capacity + extra for p in pools}
+        check(nat_pool_ids=nat_pools, pool_ids=pools, highest_instance=next_instance + missing + extra - 1,
+              members_after=after)
+
     def write_scale_set(self, subscription: str, resource_group: str, name: str, body: dict, *,
                         patch: bool) -> tuple[ScaleSet, bool, Plan]:
         self.cloud.resources.require(subscription, resource_group)
@@ -136,6 +159,7 @@ class ScaleSetOperations:
                     profile["osProfile"][secret] = old_os[secret]
         image = self.images.resolve(profile["storageProfile"]["imageReference"], body["location"])
         self.check_network_refs(profile)
+        self.check_nat_capacity(subscription, resource_group, name, existing, body)
         for computed in ("provisioningState", "uniqueId", "timeCreated"):
             props.pop(computed, None)
         profile.pop("timeCreated", None)

@@ -9,7 +9,7 @@ from .ids import Ids
 
 ADMIN_USER = "azureops"
 # Password logins are off; this key only satisfies Azure's requirement for one. Set PIPELINE_SSH_PUBLIC_KEY
-# (or tasks' --ssh-public-key) to a key of yours to log in through the NAT pool.
+# (or tasks' --ssh-public-key) to a key of yours to log in through the color's inbound NAT rule.
 PLACEHOLDER_SSH_KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJsdWVncmVlbi1waXBlbGluZS1wbGFjZWhvbGRlci1rZXk "
                        "bluegreen-placeholder")
 
@@ -44,10 +44,9 @@ def scale_set_body(s: Settings, ids: Ids, *, name: str, color: str, image_versio
                     "name": "nic", "properties": {"primary": True, "ipConfigurations": [{
                         "name": "ipconfig", "properties": {
                             "subnet": {"id": ids.subnet(s.network.vnet, s.network.subnet)},
+                            # Per-instance ports come from the color's inbound NAT rule V2 on this pool.
                             "loadBalancerBackendAddressPools": [
                                 {"id": ids.lb_child(lb.name, "backendAddressPools", lb.backend_pools.for_color(color))}],
-                            "loadBalancerInboundNatPools": [
-                                {"id": ids.lb_child(lb.name, "inboundNatPools", lb.nat_pools.for_color(color).name)}],
                         }}]}}]},
                 "extensionProfile": {"extensions": [{
                     "name": "HealthExtension", "properties": {

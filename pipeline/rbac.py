@@ -11,9 +11,10 @@ ARM_ACTIONS, so a request the emulator counted always maps to the actions Azure 
 Linked access checks: Azure also checks the caller on resources a request body *references*. The entries
 include them for the bodies this pipeline sends:
 
-- a scale set PUT (pipeline/fleet.py) names a subnet, a backend pool, an inbound NAT pool and a gallery image
-  version: `.../subnets/join/action`, `.../backendAddressPools/join/action`, `.../inboundNatPools/join/action`,
-  `Microsoft.Compute/galleries/images/versions/read`;
+- a scale set PUT (pipeline/fleet.py) names a subnet, a backend pool and a gallery image version:
+  `.../subnets/join/action`, `.../backendAddressPools/join/action`, `Microsoft.Compute/galleries/images/versions/read`
+  (no NAT pool: per-instance ports come from inbound NAT rules V2 on the pool, which the load balancer itself
+  references, so no join is checked for them);
 - a load balancer PUT (pipeline/infra.py, every traffic swap) names its frontend public IP:
   `Microsoft.Network/publicIPAddresses/join/action`;
 - a gallery image version PUT names its source; on Azure that is the managed image Packer made (the re-tag after
@@ -60,7 +61,6 @@ NO_ACTION: frozenset[str] = frozenset()
 SCALE_SET_JOINS = frozenset({
     f"{N}/virtualNetworks/subnets/join/action",
     f"{LB}/backendAddressPools/join/action",
-    f"{LB}/inboundNatPools/join/action",
     f"{C}/galleries/images/versions/read",
 })
 
@@ -97,6 +97,12 @@ _ARM: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "LoadBalancerFrontendIPConfigurations_Get"): _one(f"{LB}/frontendIPConfigurations/read"),
     ("GET", "LoadBalancerFrontendIPConfigurations_List"): _one(f"{LB}/frontendIPConfigurations/read"),
     ("GET", "InboundNatRules_List"): _one(f"{LB}/inboundNatRules/read"),
+    ("GET", "InboundNatRules_Get"): _one(f"{LB}/inboundNatRules/read"),
+    ("PUT", "InboundNatRules_CreateOrUpdate"): _one(f"{LB}/inboundNatRules/write"),
+    ("DELETE", "InboundNatRules_Delete"): _one(f"{LB}/inboundNatRules/delete"),
+    # smoke's per-instance ports: the inbound NAT rule V2 port mappings of one backend address
+    ("POST", "LoadBalancers_ListInboundNatRulePortMappings"):
+        _one(f"{LB}/backendAddressPools/queryInboundNatRulePortMapping/action"),
     # --- network: public IP, virtual network, subnets -----------------------------------------------------
     ("PUT", "PublicIPAddresses_CreateOrUpdate"): _one(f"{N}/publicIPAddresses/write"),
     ("GET", "PublicIPAddresses_Get"): _one(f"{N}/publicIPAddresses/read"),

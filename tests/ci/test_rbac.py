@@ -54,8 +54,7 @@ def test_linked_access_checks_of_the_bodies_the_pipeline_sends():
     assert {"Microsoft.Compute/virtualMachineScaleSets/write",
             "Microsoft.Network/virtualNetworks/subnets/join/action",
             "Microsoft.Network/loadBalancers/backendAddressPools/join/action",
-            "Microsoft.Network/loadBalancers/inboundNatPools/join/action",
-            "Microsoft.Compute/galleries/images/versions/read"} == vmss
+            "Microsoft.Compute/galleries/images/versions/read"} == vmss   # no NAT pool: NAT rules V2 on the pool
     assert rbac.actions_for("put", "LoadBalancers_CreateOrUpdate") == {
         "Microsoft.Network/loadBalancers/write", "Microsoft.Network/publicIPAddresses/join/action"}
     assert rbac.actions_for("HEAD", "ResourceGroups_CheckExistence") == {

@@ -115,7 +115,8 @@ class NatMigration:
     @property
     def notes(self) -> tuple[str, ...]:
         return tuple(f"NAT pool {pool} kept: still used by {', '.join(users)}; `invoke infra` removes it once "
-                     f"{'that fleet is' if len(users) == 1 else 'those fleets are'} retired" for pool, users in self.keep)
+                     f"{'that fleet is' if len(users) == 1 else 'those fleets are'} retired"
+                     for pool, users in self.keep)
 
 
 def plan_nat_migration(s: Settings, actual: dict, users: dict[str, list[str]]) -> NatMigration:

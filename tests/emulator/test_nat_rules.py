@@ -58,8 +58,7 @@ def lb_v2(arm, resource_group):
 
 
 # --- V1: NAT pools ------------------------------------------------------------------------------------------
-def test_nat_pool_rules_are_named_by_instance_id_and_the_nic_view_agrees(arm, cloud, resource_group,
-                                                                          managed_image):
+def test_nat_pool_rules_are_named_by_instance_id_and_the_nic_view_agrees(arm, resource_group, managed_image):
     pip = public_ip(arm)
     arm.network.load_balancers.begin_create_or_update(resource_group, "lb", lb_body(arm, pip.id, nat=True)).result()
     body = vmss_body(managed_image(), capacity=3, subnet=make_subnet(arm, resource_group), overprovision=True)
@@ -77,8 +76,9 @@ def test_nat_pool_rules_are_named_by_instance_id_and_the_nic_view_agrees(arm, cl
         assert rules[f"ssh.{i}"].frontend_port == 50000 + i and rules[f"ssh.{i}"].backend_port == 2222
     by_ipc = {r.backend_ip_configuration.id.lower(): r.id for r in lb.inbound_nat_rules}
     for instance, ipc_view in nic_ip_configurations(arm, resource_group, "web").items():
-        assert [r["id"] for r in ipc_view["properties"]["loadBalancerInboundNatRules"]] == [by_ipc[ipc_view["id"].lower()]]
-        assert ipc_view["properties"]["loadBalancerInboundNatRules"][0]["id"].endswith(f"/inboundNatRules/ssh.{instance}")
+        on_nic = [r["id"] for r in ipc_view["properties"]["loadBalancerInboundNatRules"]]
+        assert on_nic == [by_ipc[ipc_view["id"].lower()]]
+        assert on_nic[0].endswith(f"/inboundNatRules/ssh.{instance}")
     single = arm.network.inbound_nat_rules.get(resource_group, "lb", f"ssh.{ids[-1]}")
     assert single.frontend_port == 50000 + ids[-1]
     assert error_code(lambda: arm.network.inbound_nat_rules.begin_delete(resource_group, "lb",
@@ -139,11 +139,14 @@ def test_v2_rules_inline_and_as_child_resources(arm, resource_group, lb_v2):
 
 @pytest.mark.parametrize("change, code", [
     (lambda r, arm: r["properties"].pop("frontendPortRangeEnd"), "MissedInboundNatRuleV2Properties"),
-    (lambda r, arm: r["properties"].update(frontendPort=22), "UnsupportedSetOfInboundNatRulePropertiesWhenFrontendPortIsSpecified"),
+    (lambda r, arm: r["properties"].update(frontendPort=22),
+     "UnsupportedSetOfInboundNatRulePropertiesWhenFrontendPortIsSpecified"),
     (lambda r, arm: r["properties"].update(backendAddressPool={"id": f"{lb_id(arm)}/backendAddressPools/nope"}),
      "InvalidResourceReference"),
-    (lambda r, arm: r["properties"].update(frontendPortRangeStart=52015, frontendPortRangeEnd=52012), "InvalidParameter"),
-    (lambda r, arm: r["properties"].update(frontendPortRangeStart=52005), "RulesUseSameFrontendIPConfigurationProtocolAndPort"),
+    (lambda r, arm: r["properties"].update(frontendPortRangeStart=52015, frontendPortRangeEnd=52012),
+     "InvalidParameter"),
+    (lambda r, arm: r["properties"].update(frontendPortRangeStart=52005),
+     "RulesUseSameFrontendIPConfigurationProtocolAndPort"),
     (lambda r, arm: r["properties"].update(frontendPortRangeStart=18080, frontendPortRangeEnd=18085),
      "RulesUseSameFrontendIPConfigurationProtocolAndPort"),
     (lambda r, arm: r["properties"].pop("backendPort"), "InvalidParameter"),
@@ -190,8 +193,8 @@ def test_each_member_gets_its_own_port_and_traffic_reaches_it(arm, cloud, resour
         resource_group, "web", {"instanceIds": [victim]}).result()
     for instance, port in ports.items():
         if instance != victim:
-            assert mappings(arm, resource_group, "blue",
-                            nic_ip_configurations(arm, resource_group, "web")[instance]["id"])[0]["frontendPort"] == port
+            ipc = nic_ip_configurations(arm, resource_group, "web")[instance]["id"]
+            assert mappings(arm, resource_group, "blue", ipc)[0]["frontendPort"] == port
     wait_until(lambda: app_version(lb_v2["address"], ports[victim]) is None, what="freed port closed")
 
 

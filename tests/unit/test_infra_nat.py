@@ -93,8 +93,10 @@ def test_old_nat_pool_tables_get_a_migration_message(tmp_path):
 
 
 @pytest.mark.parametrize("overrides, pattern", [
-    ({"load_balancer.nat_rules.blue.frontend_port_end": "50202"}, r"nat_rules\.blue\.frontend_port_end leaves 3 ports"),
-    ({"load_balancer.nat_rules.green.frontend_port_start": "8000", "load_balancer.nat_rules.green.frontend_port_end": "8100"},
+    ({"load_balancer.nat_rules.blue.frontend_port_end": "50202"},
+     r"nat_rules\.blue\.frontend_port_end leaves 3 ports"),
+    ({"load_balancer.nat_rules.green.frontend_port_start": "8000",
+      "load_balancer.nat_rules.green.frontend_port_end": "8100"},
      r"nat_rules\.green\.frontend_port_start range 8000-8100 contains rule-production's frontend port 8080"),
     ({"load_balancer.nat_rules.green.name": "NAT-BLUE"}, r"nat_rules\.green\.name equals the blue rule's name"),
 ])

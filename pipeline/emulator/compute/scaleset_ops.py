@@ -118,25 +118,27 @@ class ScaleSetOperations:
 
     def check_nat_capacity(self, subscription: str, resource_group: str, name: str, existing: ScaleSet | None,
                            body: dict) -> None:
-        """Azure blocks a scale-out whose new instances would get no port of a NAT pool (port = range start +
-        instance id, overprovisioned instances included) or of a V2 inbound NAT rule on a pool they join."""
+        """Azure blocks a write whose instances would get no port of a NAT pool the model references (port =
+        range start + instance id; new and overprovisioned instances included) or of a V2 inbound NAT rule on a
+        pool they join (one port per member)."""
         check = getattr(self.cloud.network, "check_nat_capacity", None)
+        if check is None:
+            return
         current = [vm for vm in existing.sorted_vms() if vm.provisioning_state != "Deleting"] if existing else []
         capacity = int((body.get("sku") or {}).get("capacity") or 0)
         missing = capacity - len(current)
-        if check is None or missing <= 0:
-            return
         overprovision = body["properties"].get("overprovision", True) is not False
-        extra = max(1, math.ceil(missing * OVERPROVISION_SHARE)) if overprovision else 0
+        extra = max(1, math.ceil(missing * OVERPROVISION_SHARE)) if overprovision and missing > 0 else 0
         next_instance = existing.next_instance if existing else 0
+        highest = max([int(vm.instance_id) for vm in current if vm.instance_id.isdigit()]
+                      + ([next_instance + missing + extra - 1] if missing > 0 else []), default=-1)
         profile = body["properties"]["virtualMachineProfile"]
         nat_pools = [r for _, ipc in ip_configurations(profile) for r in refs(ipc, "loadBalancerInboundNatPools")]
         pools = [r for _, ipc in ip_configurations(profile) for r in refs(ipc, "loadBalancerBackendAddressPools")]
         mine = f"{resource_group}/{name}/".lower()
         after = {key(p): len([m for m in self.cloud.network.pool_members(p) if not m.instance_key.startswith(mine)])
-                 + capacity + extra for p in pools}
-        check(nat_pool_ids=nat_pools, pool_ids=pools, highest_instance=next_instance + missing + extra - 1,
-              members_after=after)
+                 + max(capacity, len(current)) + extra for p in pools}
+        check(nat_pool_ids=nat_pools, pool_ids=pools, highest_instance=highest, members_after=after)
 
     def write_scale_set(self, subscription: str, resource_group: str, name: str, body: dict, *,
                         patch: bool) -> tuple[ScaleSet, bool, Plan]:

@@ -179,7 +179,8 @@ class Checker:
         end = schema.integer(props, "frontendPortRangeEnd", ppath, low=1, high=65534)
         if port is not None and (start is not None or end is not None):
             raise ArmError(f"If FrontendPort {port} is set, properties FrontendPortRangeStart, FrontendPortRangeEnd "
-                           f"should be null.", code="UnsupportedSetOfInboundNatRulePropertiesWhenFrontendPortIsSpecified")
+                           f"should be null.",
+                           code="UnsupportedSetOfInboundNatRulePropertiesWhenFrontendPortIsSpecified")
         if pool is not None and (start is None or end is None):
             raise ArmError("For inbound Nat rule V2 properties FrontendPortRangeStart, FrontendPortRangeEnd should "
                            "not be null.", code="MissedInboundNatRuleV2Properties")

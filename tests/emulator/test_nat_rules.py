@@ -213,3 +213,42 @@ def test_a_scale_out_beyond_the_v2_range_is_refused(arm, resource_group, managed
                      overprovision=True)   # 9 + 3 overprovisioned > 10 ports
     assert error_code(lambda: create(arm, resource_group, "web", body)) == \
         "InboundNatRuleFrontendPortRangeSmallerThanRequestedPorts"
+
+
+def test_v2_ports_survive_a_restart(tmp_path, azurite, local_image):
+    """Ports are kept while members stay, across a restart too: after a scale-in frees the first port, the
+    remaining instance keeps the second one (a fresh allocation would hand it the first)."""
+    from dataclasses import replace
+
+    from pipeline.emulator.server import ThreadedEmulator
+    from tests.emulator.test_restart import own_block
+    from tests.fixtures.localcloud import build_clients, emulator_options
+
+    options = emulator_options(tmp_path / "state", blob_connection_string=azurite.connection_string)
+    options = replace(options, loopback_block=own_block(options, 40))
+    rg = "rg-test"
+    with ThreadedEmulator(options) as emu:
+        arm = build_clients(emu)
+        arm.resources.resource_groups.create_or_update(rg, {"location": "westeurope"})
+        pip = public_ip(arm)
+        body = lb_body(arm, pip.id)
+        body["properties"]["inboundNatRules"] = [v2_rule(arm, "nat-blue", "blue", 52000, 52009)]
+        lb = arm.network.load_balancers.begin_create_or_update(rg, "lb", body).result()
+        image = arm.compute.images.begin_create_or_update(rg, "img", {"location": "westeurope", "properties": {
+            "storageProfile": {"osDisk": {"osType": "Linux", "osState": "Generalized",
+                                          "blobUri": local_image("5.0.0")}}}}).result()
+        create(arm, rg, "web", vmss_body(image.id, capacity=2, overprovision=False, pools=[
+            next(p.id for p in lb.backend_address_pools if p.name == "blue")], subnet=make_subnet(arm, rg)))
+        ports = {i: mappings(arm, rg, "blue", ipc["id"])[0]["frontendPort"]
+                 for i, ipc in nic_ip_configurations(arm, rg, "web").items()}
+        first = min(ports, key=ports.get)
+        assert sorted(ports.values()) == [52000, 52001]
+        arm.compute.virtual_machine_scale_sets.begin_delete_instances(rg, "web", {"instanceIds": [first]}).result()
+        [(kept, port)] = [(i, p) for i, p in ports.items() if i != first]
+    with ThreadedEmulator(options) as emu:
+        arm = build_clients(emu)
+        [(instance, ipc)] = nic_ip_configurations(arm, rg, "web").items()
+        assert instance == kept
+        assert mappings(arm, rg, "blue", ipc["id"])[0]["frontendPort"] == port == 52001
+        got = wait_until(lambda: app_version(pip.ip_address, port), what=f"NAT port {port} after the restart")
+        assert got["instance_id"] == kept

@@ -71,7 +71,9 @@ def ensure_infra(ctx: Context) -> InfraResult:
         with azure_call(f"reading load balancer {lb_name}"):
             actual = find_load_balancer(c, lb_name)
         if actual is None:
-            actions.append(f"load balancer {lb_name} (production -> blue, staging -> green)")
+            nat = s.load_balancer.nat_rules
+            actions.append(f"load balancer {lb_name} (production -> blue, staging -> green; per-instance ports: "
+                           f"inbound NAT rules {nat.blue.name}, {nat.green.name})")
             if not ctx.dry_run:
                 put_load_balancer(c, desired, if_match=None)
         else:

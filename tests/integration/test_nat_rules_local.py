@@ -11,12 +11,16 @@ import pytest
 
 from pipeline import ledger as ledger_model
 from pipeline import smoke as checks
+from pipeline.azure.clients import Clients
+from pipeline.errors import ConfigError
 from pipeline.ids import Ids
+from pipeline.steps.context import Context
 from pipeline.steps.infra import ensure_infra
 from pipeline.steps.release import changed_app, release
 from pipeline.steps.retire import retire
 from pipeline.steps.smoke import targets
 from tests.fixtures.images import wait_until
+from tests.fixtures.pipeline import local_settings_for
 from tests.integration.test_release_local import APP, Watch, quiet, served_version
 
 pytestmark = pytest.mark.slow
@@ -96,7 +100,7 @@ def _to_v1(ctx, fleet: str, color: str) -> None:
         wait_until(lambda: served_version(ctx) == "1.0.0", timeout=60, what="production back")
 
 
-def test_infra_migrates_nat_pools_while_the_live_fleet_keeps_serving(ctx, tmp_path):
+def test_infra_migrates_nat_pools_while_the_live_fleet_keeps_serving(ctx, tmp_path, request, local_cloud):
     s = ctx.settings
     ensure_infra(ctx)
     release(ctx, app_version="1.0.0", progress=quiet)
@@ -105,6 +109,18 @@ def test_infra_migrates_nat_pools_while_the_live_fleet_keeps_serving(ctx, tmp_pa
     before = lb_json(ctx)
     assert sorted(nat_rules(before)) == sorted(f"{OLD_POOLS[live.color][0]}.{vm}" for vm in [
         v.instance_id for v in ctx.clients.compute.virtual_machine_scale_set_vms.list(s.resource_group, live.name)])
+
+    # A NAT rule range sharing ports with the pool the live fleet still uses: one line naming the setting, exit 2,
+    # nothing changed.
+    start, end = OLD_POOLS[live.color][1:]
+    clashing = local_settings_for(request, {f"load_balancer.nat_rules.{live.color}.frontend_port_start": str(start),
+                                            f"load_balancer.nat_rules.{live.color}.frontend_port_end": str(end)})
+    with Clients(clashing, cloud=local_cloud) as clients:
+        with pytest.raises(ConfigError) as caught:
+            ensure_infra(Context(clients=clients, who="tester@pipeline-tests"))
+    assert caught.value.exit_code == 2 and "\n" not in str(caught.value)
+    assert f"load_balancer.nat_rules.{live.color} ports {start}-{end} overlap NAT pool" in str(caught.value)
+    assert lb_json(ctx)["etag"] == before["etag"]
 
     ctx.dry_run = True
     plan = ensure_infra(ctx)

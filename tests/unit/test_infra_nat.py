@@ -103,3 +103,19 @@ def test_old_nat_pool_tables_get_a_migration_message(tmp_path):
 def test_nat_rule_settings_are_checked(overrides, pattern):
     with pytest.raises(ConfigError, match=pattern):
         load_settings(path=REPO / "pipeline.toml", environment="local", environ={}, overrides=overrides)
+
+
+def test_stage_needs_the_colors_nat_rule_on_the_colors_pool():
+    from pipeline import bluegreen
+    from pipeline.errors import ResourceMissing, StateMismatch
+
+    def lb(pool: str) -> dict:
+        return {"name": "lb-hello", "properties": {"inboundNatRules": [
+            {"name": "nat-green", "id": f"{LB}/inboundNatRules/nat-green",
+             "properties": {"backendAddressPool": {"id": f"{LB}/backendAddressPools/{pool}"}}}]}}
+
+    assert bluegreen.nat_rule_id(lb("pool-green"), "NAT-green", pool="pool-green") == f"{LB}/inboundNatRules/nat-green"
+    with pytest.raises(StateMismatch, match="does not target backend pool 'pool-green'"):
+        bluegreen.nat_rule_id(lb("pool-blue"), "nat-green", pool="pool-green")
+    with pytest.raises(ResourceMissing, match="no inbound NAT rule 'nat-blue'; run `invoke infra`"):
+        bluegreen.nat_rule_id(lb("pool-green"), "nat-blue", pool="pool-blue")

@@ -134,6 +134,7 @@ class NetworkBackend:
         pool, the lowest free index for a new one (none when the range is full)."""
         by_key = {m.instance_key: m for m in members}
         slots = self.slots.setdefault(key(rule_id), {})
+        before = dict(slots)
         for gone in [k for k, index in slots.items() if k not in by_key or index >= size]:
             del slots[gone]
         for instance in sorted(set(by_key) - set(slots)):
@@ -142,6 +143,8 @@ class NetworkBackend:
                 log.warning("inbound NAT rule %s has no free port left for %s", rule_id, instance)
                 continue
             slots[instance] = free
+        if slots != before:
+            self.cloud.changed()   # the allocation is state: saved like any other change
         return sorted((index, by_key[instance]) for instance, index in slots.items())
 
     def find_child(self, resource_id: str, collection: str) -> dict | None:

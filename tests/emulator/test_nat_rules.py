@@ -60,7 +60,9 @@ def lb_v2(arm, resource_group):
 # --- V1: NAT pools ------------------------------------------------------------------------------------------
 def test_nat_pool_rules_are_named_by_instance_id_and_the_nic_view_agrees(arm, resource_group, managed_image):
     pip = public_ip(arm)
-    arm.network.load_balancers.begin_create_or_update(resource_group, "lb", lb_body(arm, pip.id, nat=True)).result()
+    lb_def = lb_body(arm, pip.id, nat=True)
+    lb_def["properties"]["inboundNatPools"][0]["properties"]["backendPort"] = 8080   # the app's port
+    arm.network.load_balancers.begin_create_or_update(resource_group, "lb", lb_def).result()
     body = vmss_body(managed_image(), capacity=3, subnet=make_subnet(arm, resource_group), overprovision=True)
     ipc = body["properties"]["virtualMachineProfile"]["networkProfile"]["networkInterfaceConfigurations"][0]
     ipc["properties"]["ipConfigurations"][0]["properties"]["loadBalancerInboundNatPools"] = [
@@ -73,7 +75,9 @@ def test_nat_pool_rules_are_named_by_instance_id_and_the_nic_view_agrees(arm, re
     rules = {r.name: r for r in lb.inbound_nat_rules}
     assert sorted(rules) == sorted(f"ssh.{i}" for i in ids)
     for i in ids:
-        assert rules[f"ssh.{i}"].frontend_port == 50000 + i and rules[f"ssh.{i}"].backend_port == 2222
+        assert rules[f"ssh.{i}"].frontend_port == 50000 + i and rules[f"ssh.{i}"].backend_port == 8080
+        got = wait_until(lambda port=50000 + i: app_version(pip.ip_address, port), what=f"port {50000 + i}")
+        assert got["instance_id"] == str(i)   # each derived port reaches its own instance
     by_ipc = {r.backend_ip_configuration.id.lower(): r.id for r in lb.inbound_nat_rules}
     for instance, ipc_view in nic_ip_configurations(arm, resource_group, "web").items():
         on_nic = [r["id"] for r in ipc_view["properties"]["loadBalancerInboundNatRules"]]

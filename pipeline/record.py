@@ -307,6 +307,10 @@ class Recorder:
         """Write the record as <env>-<UTC timestamp>-<task>.json in `dir` (atomically); returns the path."""
         dir.mkdir(parents=True, exist_ok=True)
         path = dir / self.filename()
+        n = 1
+        while path.exists():   # two runs of one task in the same second: keep both ("_2" sorts after ".json")
+            n += 1
+            path = dir / self.filename().replace(".json", f"_{n}.json")
         temporary = path.with_suffix(".json.tmp")
         temporary.write_text(json.dumps(self.to_json(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
         temporary.replace(path)

@@ -55,12 +55,17 @@ def pool_id(lb: dict, pool: str) -> str:
                           f"or fix load_balancer.backend_pools in pipeline.toml")
 
 
-def nat_pool_id(lb: dict, pool: str) -> str:
-    for candidate in lb.get("properties", {}).get("inboundNatPools", []):
-        if candidate.get("name", "").lower() == pool.lower():
+def nat_rule_id(lb: dict, rule: str, *, pool: str) -> str:
+    """The inbound NAT rule V2 giving the members of `pool` their own frontend ports."""
+    for candidate in lb.get("properties", {}).get("inboundNatRules", []):
+        if candidate.get("name", "").lower() == rule.lower():
+            target = (candidate.get("properties", {}).get("backendAddressPool") or {}).get("id", "")
+            if target.rstrip("/").rsplit("/", 1)[-1].lower() != pool.lower():
+                raise StateMismatch(f"inbound NAT rule {rule!r} does not target backend pool {pool!r}; fix the rule "
+                                    f"or load_balancer.nat_rules in pipeline.toml")
             return candidate["id"]
-    raise ResourceMissing(f"load balancer {lb.get('name')!r} has no inbound NAT pool {pool!r}; run `invoke infra` "
-                          f"or fix load_balancer.nat_pools in pipeline.toml")
+    raise ResourceMissing(f"load balancer {lb.get('name')!r} has no inbound NAT rule {rule!r}; run `invoke infra` "
+                          f"or fix load_balancer.nat_rules in pipeline.toml")
 
 
 def read_traffic(lb: dict, *, production_rule: str, staging_rule: str) -> Traffic:

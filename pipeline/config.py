@@ -36,7 +36,7 @@ __all__ = [
     "Fleet",
     "Image",
     "LoadBalancer",
-    "NatPool",
+    "NatRule",
     "Network",
     "Pools",
     "Probe",
@@ -85,19 +85,25 @@ class Rule:
 
 
 @dataclass(frozen=True)
-class NatPool:
+class NatRule:
+    """An inbound NAT rule V2 on one color's backend pool: each instance gets a frontend port of the range."""
+
     name: str
     frontend_port_start: int
     frontend_port_end: int
     backend_port: int
 
+    @property
+    def size(self) -> int:
+        return self.frontend_port_end - self.frontend_port_start + 1
+
 
 @dataclass(frozen=True)
-class NatPools:
-    blue: NatPool
-    green: NatPool
+class NatRules:
+    blue: NatRule
+    green: NatRule
 
-    def for_color(self, color: str) -> NatPool:
+    def for_color(self, color: str) -> NatRule:
         return {"blue": self.blue, "green": self.green}[color]
 
 
@@ -109,7 +115,7 @@ class LoadBalancer:
     probe: Probe
     production_rule: Rule
     staging_rule: Rule
-    nat_pools: NatPools
+    nat_rules: NatRules  # per-instance access (inbound NAT rules V2); NAT pools (V1) retire 30 September 2027
 
 
 @dataclass(frozen=True)
@@ -263,6 +269,7 @@ def load_settings(
         raise ConfigError(f"{path}: environments.{name} must be a table; write it as [environments.{name}]")
 
     loader = _Loader(path=path, prefix=f"environments.{name}")
+    _refuse_nat_pools(raw, loader)
     raw = _apply_overrides(raw, environ=environ, overrides=overrides, loader=loader)
     values = loader.build(Settings, raw, key_prefix="")
     settings = Settings(**values, environment=name, config_path=path)
@@ -273,6 +280,18 @@ def load_settings(
         cloud_path = Path(cloud_file) if cloud_file else path.parent / DEFAULT_LOCAL_CLOUD_FILE
         settings = dataclasses.replace(settings, subscription_id=None, local_cloud_file=cloud_path.absolute())
     return settings
+
+
+def _refuse_nat_pools(raw: Mapping[str, Any], loader: "_Loader") -> None:
+    """The NAT-pool (V1) tables of older pipeline.toml files: one line saying how to move to NAT rules V2."""
+    lb = raw.get("load_balancer")
+    if isinstance(lb, dict) and "nat_pools" in lb:
+        raise loader.error(
+            "load_balancer.nat_pools",
+            "configures inbound NAT pools, which Azure retires on 30 September 2027",
+            "rename the tables to load_balancer.nat_rules (same keys) with port ranges disjoint from the old pools', "
+            "then run `invoke infra` to migrate (README: Per-instance access)",
+        )
 
 
 def parse_duration(text: str) -> timedelta:
@@ -517,8 +536,8 @@ def _validate(s: Settings, loader: _Loader) -> None:
         ("load_balancer.probe.name", lb.probe.name),
         ("load_balancer.production_rule.name", lb.production_rule.name),
         ("load_balancer.staging_rule.name", lb.staging_rule.name),
-        ("load_balancer.nat_pools.blue.name", lb.nat_pools.blue.name),
-        ("load_balancer.nat_pools.green.name", lb.nat_pools.green.name),
+        ("load_balancer.nat_rules.blue.name", lb.nat_rules.blue.name),
+        ("load_balancer.nat_rules.green.name", lb.nat_rules.green.name),
         ("network.vnet", s.network.vnet),
         ("network.subnet", s.network.subnet),
     ]:
@@ -542,21 +561,36 @@ def _validate(s: Settings, loader: _Loader) -> None:
         ("load_balancer.staging_rule.backend_port", lb.staging_rule.backend_port, 1),
     ]
     for color in ("blue", "green"):
-        nat = lb.nat_pools.for_color(color)
+        nat = lb.nat_rules.for_color(color)
         ports += [
-            (f"load_balancer.nat_pools.{color}.frontend_port_start", nat.frontend_port_start, min_port),
-            (f"load_balancer.nat_pools.{color}.frontend_port_end", nat.frontend_port_end, min_port),
-            (f"load_balancer.nat_pools.{color}.backend_port", nat.backend_port, 1),
+            (f"load_balancer.nat_rules.{color}.frontend_port_start", nat.frontend_port_start, min_port),
+            (f"load_balancer.nat_rules.{color}.frontend_port_end", nat.frontend_port_end, min_port),
+            (f"load_balancer.nat_rules.{color}.backend_port", nat.backend_port, 1),
         ]
-        check(nat.frontend_port_start <= nat.frontend_port_end, f"load_balancer.nat_pools.{color}.frontend_port_end", "is below frontend_port_start", "swap them")
+        check(nat.frontend_port_start <= nat.frontend_port_end, f"load_balancer.nat_rules.{color}.frontend_port_end", "is below frontend_port_start", "swap them")
+        # Azure blocks a scale-out the range has no ports for; overprovisioning briefly adds instances too.
+        check(
+            nat.size >= 2 * s.capacity.default,
+            f"load_balancer.nat_rules.{color}.frontend_port_end",
+            f"leaves {nat.size} ports, fewer than twice capacity.default ({s.capacity.default}) as overprovisioning needs",
+            f"make the range at least {2 * s.capacity.default} ports",
+        )
+        for rule in (lb.production_rule, lb.staging_rule):
+            check(
+                not nat.frontend_port_start <= rule.frontend_port <= nat.frontend_port_end,
+                f"load_balancer.nat_rules.{color}.frontend_port_start",
+                f"range {nat.frontend_port_start}-{nat.frontend_port_end} contains {rule.name}'s frontend port {rule.frontend_port}",
+                "move the range or the rule's port",
+            )
     for key, port, low in ports:
         check(low <= port <= 65535, key, f"is {port}, outside {low}-65535", f"pick a port in {low}-65535" + (" (local binds loopback)" if low > 1 else ""))
     check(lb.production_rule.frontend_port != lb.staging_rule.frontend_port, "load_balancer.staging_rule.frontend_port", "equals the production rule's frontend port", "use a different port")
-    blue, green = lb.nat_pools.blue, lb.nat_pools.green
+    blue, green = lb.nat_rules.blue, lb.nat_rules.green
+    check(lb.nat_rules.blue.name.lower() != lb.nat_rules.green.name.lower(), "load_balancer.nat_rules.green.name", "equals the blue rule's name", "give each color its own NAT rule")
     check(
         blue.frontend_port_end < green.frontend_port_start or green.frontend_port_end < blue.frontend_port_start,
-        "load_balancer.nat_pools.green.frontend_port_start",
-        "overlaps the blue NAT pool's port range",
+        "load_balancer.nat_rules.green.frontend_port_start",
+        "overlaps the blue NAT rule's port range",
         "give the colors disjoint ranges",
     )
     check(lb.probe.path.startswith("/"), "load_balancer.probe.path", f"must start with '/', got {lb.probe.path!r}", "write e.g. '/health'")

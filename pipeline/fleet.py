@@ -78,10 +78,9 @@ def scale_set_body(s: Settings, ids: Ids, *, name: str, color: str, image_versio
                     "name": "nic", "properties": {"primary": True, "ipConfigurations": [{
                         "name": "ipconfig", "properties": {
                             "subnet": {"id": ids.subnet(s.network.vnet, s.network.subnet)},
+                            # Per-instance ports: the color's inbound NAT rule V2 on this pool.
                             "loadBalancerBackendAddressPools": [
                                 {"id": ids.lb_child(lb.name, "backendAddressPools", lb.backend_pools.for_color(color))}],
-                            "loadBalancerInboundNatPools": [
-                                {"id": ids.lb_child(lb.name, "inboundNatPools", lb.nat_pools.for_color(color).name)}],
                         }}]}}]},
                 "extensionProfile": {"extensions": [{
                     "name": "HealthExtension", "properties": {

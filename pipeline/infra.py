@@ -1,13 +1,17 @@
 """The environment's base infrastructure as desired ARM bodies (pure; `steps/infra.py` applies them).
 
 Resource group, virtual network and subnet, public IP, load balancer (frontend, blue and green pools, health
-probe, production and staging rules, one inbound NAT pool per color), gallery and image definition.
+probe, production and staging rules, one inbound NAT rule V2 per color's pool for per-instance access),
+gallery and image definition; and the migration of an older set-up's NAT pools (V1) to those rules.
 A team that owns this in Terraform or Bicep provides the same names instead (see the README).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .config import Settings
+from .errors import ConfigError
 from .ids import Ids
 
 FRONTEND = "frontend"
@@ -42,11 +46,13 @@ def load_balancer(s: Settings, ids: Ids, *, live_color: str = "blue") -> dict:
             "idleTimeoutInMinutes": 4, "enableFloatingIP": False, "disableOutboundSnat": True,
             "loadDistribution": "Default"}}
 
-    def nat_pool(n) -> dict:
+    def nat_rule(color: str) -> dict:
+        n = lb.nat_rules.for_color(color)
         return {"name": n.name, "properties": {
             "frontendIPConfiguration": child("frontendIPConfigurations", FRONTEND), "protocol": "Tcp",
+            "backendAddressPool": child("backendAddressPools", lb.backend_pools.for_color(color)),
             "frontendPortRangeStart": n.frontend_port_start, "frontendPortRangeEnd": n.frontend_port_end,
-            "backendPort": n.backend_port}}
+            "backendPort": n.backend_port, "idleTimeoutInMinutes": 4, "enableFloatingIP": False}}
 
     return {"location": s.location, "sku": {"name": "Standard"}, "properties": {
         "frontendIPConfigurations": [{"name": FRONTEND, "properties": {
@@ -58,7 +64,7 @@ def load_balancer(s: Settings, ids: Ids, *, live_color: str = "blue") -> dict:
             "numberOfProbes": lb.probe.threshold, "probeThreshold": lb.probe.threshold}}],
         "loadBalancingRules": [rule(lb.production_rule, lb.backend_pools.for_color(live_color)),
                                rule(lb.staging_rule, lb.backend_pools.for_color(idle))],
-        "inboundNatPools": [nat_pool(lb.nat_pools.blue), nat_pool(lb.nat_pools.green)]}}
+        "inboundNatRules": [nat_rule("blue"), nat_rule("green")]}}
 
 
 def missing_parts(actual: dict, desired: dict) -> dict[str, list[str]]:
@@ -66,7 +72,7 @@ def missing_parts(actual: dict, desired: dict) -> dict[str, list[str]]:
     so re-running infra can not move traffic)."""
     missing: dict[str, list[str]] = {}
     for kind in ("frontendIPConfigurations", "backendAddressPools", "probes", "loadBalancingRules",
-                 "inboundNatPools"):
+                 "inboundNatRules"):
         have = {c.get("name", "").lower() for c in actual.get("properties", {}).get(kind, [])}
         lacking = [c["name"] for c in desired["properties"][kind] if c["name"].lower() not in have]
         if lacking:
@@ -74,8 +80,9 @@ def missing_parts(actual: dict, desired: dict) -> dict[str, list[str]]:
     return missing
 
 
-def with_missing_parts(actual: dict, desired: dict) -> dict:
-    """`actual` plus the children it lacks (existing children are kept exactly as they are)."""
+def with_missing_parts(actual: dict, desired: dict, *, remove_nat_pools: tuple[str, ...] = ()) -> dict:
+    """`actual` plus the children it lacks (existing children are kept exactly as they are), without the NAT
+    pools named in `remove_nat_pools`; the NAT rules Azure derives from NAT pools are never sent back."""
     import copy
 
     merged = copy.deepcopy(actual)
@@ -83,7 +90,73 @@ def with_missing_parts(actual: dict, desired: dict) -> dict:
     for kind, names in missing_parts(actual, desired).items():
         wanted = {c["name"]: c for c in desired["properties"][kind]}
         props.setdefault(kind, []).extend(copy.deepcopy(wanted[n]) for n in names)
+    gone = {name.lower() for name in remove_nat_pools}
+    pools = [p.get("name", "") for p in props.get("inboundNatPools", [])]
+    props["inboundNatRules"] = [r for r in props.get("inboundNatRules", []) if not _derived(r.get("name", ""), pools)]
+    if "inboundNatPools" in props:
+        props["inboundNatPools"] = [p for p in props["inboundNatPools"] if p.get("name", "").lower() not in gone]
     return merged
+
+
+def _derived(rule: str, pools: list[str]) -> bool:
+    """"<pool>.<n>": a rule Azure made for one instance of a NAT pool, not one of the load balancer's own."""
+    pool, _, number = rule.rpartition(".")
+    return number.isdigit() and pool.lower() in {p.lower() for p in pools}
+
+
+@dataclass(frozen=True)
+class NatMigration:
+    """What `invoke infra` does with an older set-up's NAT pools (V1): remove the ones no scale set uses, keep
+    the others (Azure refuses to remove a NAT pool a scale set references) until their fleets are retired."""
+
+    remove: tuple[str, ...]
+    keep: tuple[tuple[str, tuple[str, ...]], ...]     # (NAT pool, the scale sets using it)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(f"NAT pool {pool} kept: still used by {', '.join(users)}; `invoke infra` removes it once "
+                     f"{'that fleet is' if len(users) == 1 else 'those fleets are'} retired"
+                     for pool, users in self.keep)
+
+
+def plan_nat_migration(s: Settings, actual: dict, users: dict[str, list[str]]) -> NatMigration:
+    """`users`: {NAT pool name (lower-case): names of the scale sets whose model references it}. Raises
+    ConfigError when a NAT rule of pipeline.toml would share ports with a NAT pool that must stay."""
+    remove, keep = [], []
+    for pool in actual.get("properties", {}).get("inboundNatPools", []):
+        name = pool.get("name", "")
+        using = sorted(users.get(name.lower(), []))
+        if not using:
+            remove.append(name)
+            continue
+        keep.append((name, tuple(using)))
+        p = pool.get("properties", {})
+        start, end = p.get("frontendPortRangeStart", 0), p.get("frontendPortRangeEnd", -1)
+        have = {r.get("name", "").lower() for r in actual.get("properties", {}).get("inboundNatRules", [])}
+        for color in ("blue", "green"):
+            rule = s.load_balancer.nat_rules.for_color(color)
+            if rule.name.lower() not in have and rule.frontend_port_start <= end and start <= rule.frontend_port_end:
+                raise ConfigError(
+                    f"{s.config_path}: environments.{s.environment}.load_balancer.nat_rules.{color} ports "
+                    f"{rule.frontend_port_start}-{rule.frontend_port_end} overlap NAT pool {name} ({start}-{end}), "
+                    f"which {', '.join(using)} still use(s); give the NAT rule a range disjoint from the pool's, or "
+                    f"retire those fleets first")
+    return NatMigration(tuple(remove), tuple(keep))
+
+
+def nat_pool_users(scale_sets: list[dict]) -> dict[str, list[str]]:
+    """{NAT pool name (lower-case): scale-set names} from scale sets as REST JSON (their model's references)."""
+    users: dict[str, list[str]] = {}
+    for vmss in scale_sets:
+        profile = vmss.get("properties", {}).get("virtualMachineProfile") or {}
+        for nic in (profile.get("networkProfile") or {}).get("networkInterfaceConfigurations") or []:
+            for ipc in (nic.get("properties") or {}).get("ipConfigurations") or []:
+                for ref in (ipc.get("properties") or {}).get("loadBalancerInboundNatPools") or []:
+                    pool = ref.get("id", "").rstrip("/").rsplit("/", 1)[-1].lower()
+                    users.setdefault(pool, [])
+                    if vmss.get("name") not in users[pool]:
+                        users[pool].append(vmss.get("name"))
+    return users
 
 
 def gallery(s: Settings) -> dict:

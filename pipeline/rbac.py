@@ -102,6 +102,12 @@ _ARM: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "LoadBalancerFrontendIPConfigurations_Get"): _one(f"{LB}/frontendIPConfigurations/read"),
     ("GET", "LoadBalancerFrontendIPConfigurations_List"): _one(f"{LB}/frontendIPConfigurations/read"),
     ("GET", "InboundNatRules_List"): _one(f"{LB}/inboundNatRules/read"),
+    ("GET", "InboundNatRules_Get"): _one(f"{LB}/inboundNatRules/read"),
+    ("PUT", "InboundNatRules_CreateOrUpdate"): _one(f"{LB}/inboundNatRules/write"),
+    ("DELETE", "InboundNatRules_Delete"): _one(f"{LB}/inboundNatRules/delete"),
+    # smoke's per-instance ports: the inbound NAT rule V2 port mappings of one backend address
+    ("POST", "LoadBalancers_ListInboundNatRulePortMappings"):
+        _one(f"{LB}/backendAddressPools/queryInboundNatRulePortMapping/action"),
     # --- network: public IP, virtual network, subnets -----------------------------------------------------
     ("PUT", "PublicIPAddresses_CreateOrUpdate"): _one(f"{N}/publicIPAddresses/write"),
     ("GET", "PublicIPAddresses_Get"): _one(f"{N}/publicIPAddresses/read"),

@@ -66,12 +66,19 @@ def public_ip_address(clients: Clients, name: str) -> str:
     return address
 
 
-def nat_ports(lb: dict) -> dict[str, int]:
-    """{NIC ip-configuration id (lower-case): frontend port} from the inbound NAT rules Azure derives from NAT pools."""
+def nat_ports(clients: Clients, *, pool: str, rule: str, ip_configuration_ids: list[str]) -> dict[str, int]:
+    """{NIC ip-configuration id (lower-case): frontend port} of inbound NAT rule V2 `rule` for members of
+    `pool`, from Azure's port-mapping query (one POST per member; a member without a mapping is left out)."""
+    s = clients.settings
     ports: dict[str, int] = {}
-    for rule in lb.get("properties", {}).get("inboundNatRules", []):
-        props = rule.get("properties", {})
-        target = (props.get("backendIPConfiguration") or {}).get("id")
-        if target and props.get("frontendPort"):
-            ports[target.lower()] = int(props["frontendPort"])
+    for ip_configuration in ip_configuration_ids:
+        with azure_call(f"reading the inbound NAT port mappings of backend pool {pool}", missing=INFRA_HINT):
+            # A POST: the SDK does not retry its 429s, so we do, honouring Retry-After.
+            result = on_throttle()(lambda ipc=ip_configuration: clients.network.load_balancers
+                                   .begin_list_inbound_nat_rule_port_mappings(
+                                       s.resource_group, s.load_balancer.name, pool,
+                                       {"ipConfiguration": {"id": ipc}}).result())
+        for mapping in result.inbound_nat_rule_port_mappings or []:
+            if (mapping.inbound_nat_rule_name or "").lower() == rule.lower() and mapping.frontend_port:
+                ports[ip_configuration.lower()] = int(mapping.frontend_port)
     return ports

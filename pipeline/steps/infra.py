@@ -1,5 +1,6 @@
 """`invoke infra`: create what is missing of the base infrastructure; never touches what exists (so it can
-not move traffic), except to add load balancer parts that are missing."""
+not move traffic), except to add load balancer parts that are missing and to remove the NAT pools (V1) of an
+older set-up that no scale set uses any more (the ones still used stay, reported, until their fleets retire)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 from dataclasses import dataclass
 
 from pipeline import infra
-from pipeline.azure import storage
+from pipeline.azure import compute, storage
 from pipeline.azure.errors import azure_call, none_if_missing
 from pipeline.azure.network import find_load_balancer, put_load_balancer
 from pipeline.errors import ConfigError
@@ -20,16 +21,17 @@ log = logging.getLogger(__name__)
 class InfraResult:
     actions: tuple[str, ...]
     dry_run: bool
+    notes: tuple[str, ...] = ()
 
     @property
     def summary(self) -> str:
         if not self.actions:
-            return "infrastructure is complete: nothing to create"
+            return "infrastructure is complete: nothing to create" + "".join(f"; {n}" for n in self.notes)
         verb = "would create" if self.dry_run else "created"
-        return f"{verb} {len(self.actions)}: " + "; ".join(self.actions)
+        return f"{verb} {len(self.actions)}: " + "; ".join(self.actions + self.notes)
 
     def to_json(self) -> dict:
-        return {"step": "infra", "dry_run": self.dry_run, "actions": list(self.actions)}
+        return {"step": "infra", "dry_run": self.dry_run, "actions": list(self.actions), "notes": list(self.notes)}
 
 
 def _exists(call) -> bool:
@@ -60,6 +62,7 @@ def ensure_infra(ctx: Context) -> InfraResult:
     rg, lb_name = s.resource_group, s.load_balancer.name
     actions: list[str] = []
     check_definition_security(ctx)
+    notes: list[str] = []
 
     def step(exists, label: str, create) -> None:
         with azure_call(f"checking {label}"):
@@ -90,16 +93,28 @@ def ensure_infra(ctx: Context) -> InfraResult:
         with azure_call(f"reading load balancer {lb_name}"):
             actual = find_load_balancer(c, lb_name)
         if actual is None:
-            actions.append(f"load balancer {lb_name} (production -> blue, staging -> green)")
+            nat = s.load_balancer.nat_rules
+            actions.append(f"load balancer {lb_name} (production -> blue, staging -> green; per-instance ports: "
+                           f"inbound NAT rules {nat.blue.name}, {nat.green.name})")
             if not ctx.dry_run:
                 put_load_balancer(c, desired, if_match=None)
         else:
+            migration = infra.NatMigration((), ())
+            if actual.get("properties", {}).get("inboundNatPools"):
+                migration = infra.plan_nat_migration(s, actual, infra.nat_pool_users(compute.list_scale_sets(c)))
+                notes.extend(migration.notes)
+                for note in migration.notes:
+                    log.warning("%s", note)
             missing = infra.missing_parts(actual, desired)
             if missing:
                 parts = ", ".join(f"{kind} {', '.join(names)}" for kind, names in missing.items())
                 actions.append(f"load balancer {lb_name} parts: {parts}")
-                if not ctx.dry_run:
-                    put_load_balancer(c, infra.with_missing_parts(actual, desired), if_match=actual.get("etag"))
+            if migration.remove:
+                actions.append(f"load balancer {lb_name}: remove NAT pools {', '.join(migration.remove)}, which no "
+                               f"scale set uses (NAT rules V1 and NAT pools retire on 30 September 2027)")
+            if (missing or migration.remove) and not ctx.dry_run:
+                put_load_balancer(c, infra.with_missing_parts(actual, desired, remove_nat_pools=migration.remove),
+                                  if_match=actual.get("etag"))
         step(lambda: _exists(lambda: c.compute.galleries.get(rg, s.image.gallery)), f"gallery {s.image.gallery}",
              lambda: c.compute.galleries.begin_create_or_update(rg, s.image.gallery, infra.gallery(s)).result())
         step(lambda: _exists(lambda: c.compute.gallery_images.get(rg, s.image.gallery, s.image.definition)),
@@ -111,4 +126,4 @@ def ensure_infra(ctx: Context) -> InfraResult:
     for container in (s.storage.ledger_container, s.storage.packages_container):
         if not ctx.dry_run:
             storage.ensure_container(c.blob, container)
-    return InfraResult(tuple(actions), ctx.dry_run)
+    return InfraResult(tuple(actions), ctx.dry_run, tuple(notes))

@@ -1,5 +1,6 @@
 """`invoke smoke`: the smoke checks of pipeline.toml against the staged fleet, through the staging frontend and
-to every instance by itself (its inbound NAT port; else its private address), with a JUnit XML report."""
+to every instance by itself (its port of the color's inbound NAT rule V2; else its private address), with a
+JUnit XML report."""
 
 from __future__ import annotations
 
@@ -40,23 +41,27 @@ class SmokeResult:
                     for o in self.outcomes]}
 
 
-def targets(ctx: Context, fleet_name: str) -> list[checks.Target]:
+def targets(ctx: Context, fleet_name: str, color: str | None) -> list[checks.Target]:
     s, c = ctx.settings, ctx.clients
-    lb = network.get_load_balancer(c, s.load_balancer.name)
     frontend = network.public_ip_address(c, s.load_balancer.frontend)
     found = [checks.Target("staging frontend", f"http://{frontend}:{s.load_balancer.staging_rule.frontend_port}")]
-    nat = network.nat_ports(lb)
     private = {b.ip_configuration_id.lower(): b.address
                for b in network.rule_health(c, s.load_balancer.staging_rule.name)}
-    for instance in compute.instances(c, fleet_name, ctx.ids.scale_set(fleet_name)):
+    members = compute.instances(c, fleet_name, ctx.ids.scale_set(fleet_name))
+    nat = network.nat_ports(c, pool=s.load_balancer.backend_pools.for_color(color),
+                            rule=s.load_balancer.nat_rules.for_color(color).name,
+                            ip_configuration_ids=[m.ip_configuration_id for m in members if m.ip_configuration_id]
+                            ) if color else {}
+    for instance in members:
         key = instance.ip_configuration_id.lower()
         if key in nat:
             base = f"http://{frontend}:{nat[key]}"
         elif key in private:
             base = f"http://{private[key]}:{s.load_balancer.staging_rule.backend_port}"
         else:
-            raise NotReady(f"instance {instance.instance_id} of {fleet_name} has no NAT port and no address; "
-                           f"re-run `invoke stage` to converge the fleet")
+            raise NotReady(f"instance {instance.instance_id} of {fleet_name} has no port of the "
+                           f"{color} inbound NAT rule and no address; run `invoke infra`, "
+                           f"then re-run `invoke stage` to converge the fleet")
         found.append(checks.Target(f"instance {instance.instance_id}", base))
     return found
 
@@ -74,7 +79,7 @@ def smoke(ctx: Context, *, report: Path | None = Path(".pipeline/reports/smoke.x
     staged = ledger_model.staged_fleet(ledger)
     if staged is None:
         raise NotReady(f"nothing is staged in {s.environment}; run `invoke stage --image-version X` first")
-    found = targets(ctx, staged.name)
+    found = targets(ctx, staged.name, staged.color)
     progress(f"{len(s.smoke)} checks x {len(found)} targets against {staged.name} ({staged.image_version})")
     app_version = release_version(ctx, staged.image_version)
     outcomes = checks.run_checks(

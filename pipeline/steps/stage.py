@@ -88,7 +88,7 @@ def make_plan(ctx: Context, *, image_version: str, capacity: int | None) -> tupl
     idle = bluegreen.other(live_color)
     # The new scale set joins these: a missing one fails here, before an old fleet is deleted or anything created.
     bluegreen.pool_id(lb, pools[idle])
-    bluegreen.nat_pool_id(lb, s.load_balancer.nat_pools.for_color(idle).name)
+    bluegreen.nat_rule_id(lb, s.load_balancer.nat_rules.for_color(idle).name, pool=pools[idle])
     ledger = ctx.ledger()
     check_ledger_matches(ledger, live_color=live_color, production_pool=traffic.production_pool)
     if gallery.get_image_version(c, image_version) is None:

@@ -117,8 +117,9 @@ class Cloud:
                                 stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, start_new_session=True)
 
     def records(self) -> list[dict]:
-        """Release records the tasks left, oldest first."""
-        return [json.loads(p.read_text()) for p in sorted((self.workspace / ".pipeline" / "records").glob("*.json"))]
+        """Release records the tasks left, oldest first (by start time: file names have whole seconds only)."""
+        found = [json.loads(p.read_text()) for p in (self.workspace / ".pipeline" / "records").glob("*.json")]
+        return sorted(found, key=lambda r: r["started"])
 
     # ------------------------------------------------------------------------------------------ the cloud
 

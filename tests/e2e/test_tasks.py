@@ -101,7 +101,7 @@ def test_missing_infrastructure_exits_4_naming_it_and_changes_nothing(cloud, cli
     cases = [
         ((*stage, "load_balancer.name=nope"), r"load balancer nope .*not found.*run `invoke infra`"),
         ((*stage, f"load_balancer.backend_pools.{idle}=nope"), r"has no backend pool 'nope'; run `invoke infra`"),
-        ((*stage, f"load_balancer.nat_pools.{idle}.name=nope"), r"has no inbound NAT pool 'nope'; run `invoke infra`"),
+        ((*stage, f"load_balancer.nat_rules.{idle}.name=nope"), r"has no inbound NAT rule 'nope'; run `invoke infra`"),
         ((*stage, "load_balancer.staging_rule.name=nope"), r"has no rule 'nope'; run `invoke infra`"),
         ((*stage, "image.gallery=nope"), r"nope/hello-app: not found.*run `invoke infra`"),
         (("bake", "--app-version", "1.0.0", "--set", "image.definition=nope"),

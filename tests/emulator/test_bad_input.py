@@ -32,7 +32,7 @@ NAMES = {"resource_group": RG, "load_balancer": "lb", "pool": "pool", "rule": "r
          "frontend": "fe", "public_ip": "pip", "virtual_network": "vnet", "subnet": "default", "vmss": "vmss",
          "instance_id": "0", "nic": "nic1", "image": "img", "gallery": "gal", "gallery_image": "def",
          "version": "1.0.0", "namespace": "Microsoft.Compute", "location": "westeurope",
-         "operation_id": "00000000-0000-0000-0000-000000000000"}
+         "operation_id": "00000000-0000-0000-0000-000000000000", "nat_rule": "nat"}
 ARM_CODE = re.compile(r"^[A-Z][A-Za-z0-9]+$")
 JSON_ERRORS = {"InvalidRequestContent", "InvalidRequestFormat"}
 
@@ -135,6 +135,9 @@ def valid_bodies(sub: str, blob_uri: str) -> dict[str, dict]:
                 "probe": {"id": i["lb"].replace("/lb", "/fuzz") + "/probes/pr"},
                 "protocol": "Tcp", "frontendPort": 81, "backendPort": 8080}}]}},
         "LoadBalancerBackendAddressPools_CreateOrUpdate": {"properties": {}},
+        "InboundNatRules_CreateOrUpdate": {"properties": {
+            "frontendIPConfiguration": {"id": i["fe"]}, "backendAddressPool": {"id": i["pool"]}, "protocol": "Tcp",
+            "frontendPortRangeStart": 52000, "frontendPortRangeEnd": 52009, "backendPort": 8080}},
         "VirtualMachineScaleSets_CreateOrUpdate": vmss_body(i["image"], capacity=0, subnet=i["subnet"],
                                                             pools=[i["pool"]], location=LOCATION),
         "VirtualMachineScaleSets_Update": {"sku": {"capacity": 1}, "tags": {"a": "b"},
@@ -359,10 +362,14 @@ MUST_REJECT = {
     "VirtualNetworks_CreateOrUpdate": {("location",), ("properties",), ("properties", "subnets")},
     "Subnets_CreateOrUpdate": {("properties",)},
     "LoadBalancerBackendAddressPools_CreateOrUpdate": {("properties",)},
+    "InboundNatRules_CreateOrUpdate": {("properties",), ("properties", "frontendIPConfiguration"),
+                                       ("properties", "backendAddressPool"), ("properties", "protocol"),
+                                       ("properties", "frontendPortRangeStart"), ("properties", "frontendPortRangeEnd"),
+                                       ("properties", "backendPort")},
 }
 FRESH = {"resource_group": "rgfuzz", "load_balancer": "fuzz", "public_ip": "pipfuzz", "virtual_network": "vnetfuzz",
          "subnet": "fuzz", "pool": "fuzz", "image": "imgfuzz", "gallery": "galfuzz", "gallery_image": "deffuzz",
-         "version": "2.0.0", "vmss": "vmssfuzz"}
+         "version": "2.0.0", "vmss": "vmssfuzz", "nat_rule": "natfuzz"}
 
 
 def fresh_path(route, sub: str) -> str:

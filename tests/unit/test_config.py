@@ -193,8 +193,8 @@ def test_local_frontend_ports_must_not_need_root(toml):
 def test_cross_field_checks(toml):
     with pytest.raises(ConfigError, match="capacity.default"):
         load(toml, overrides={"capacity.default": "1", "capacity.minimum": "2"})
-    with pytest.raises(ConfigError, match="overlaps the blue NAT pool"):
-        load(toml, overrides={"load_balancer.nat_pools.green.frontend_port_start": "50050"})
+    with pytest.raises(ConfigError, match="overlaps the blue NAT rule"):
+        load(toml, overrides={"load_balancer.nat_rules.green.frontend_port_start": "50250"})
     with pytest.raises(ConfigError, match="names the same pool twice"):
         load(toml, overrides={"load_balancer.backend_pools.green": "pool-blue"})
     with pytest.raises(ConfigError, match="invalid CIDR"):

@@ -183,6 +183,15 @@ def test_record_round_trips_through_its_file(tmp_path):
     assert not list(tmp_path.glob("records/*.tmp"))
 
 
+def test_two_records_of_one_task_in_the_same_second_are_both_kept(tmp_path):
+    first, second = a_release(Clocks()), a_release(Clocks())
+    for rec in (first, second):
+        rec.finish(exit_code=0)
+    paths = [first.write(dir=tmp_path), second.write(dir=tmp_path)]
+    assert [p.name for p in paths] == ["local-20250101T120000Z-release.json", "local-20250101T120000Z-release_2.json"]
+    assert sorted(tmp_path.glob("*.json")) == paths   # oldest first, as readers list them
+
+
 @pytest.mark.parametrize("bad,complaint", [
     ({"schema": "bluegreen.release-record/2"}, "schema"),
     ({"steps": "no"}, "steps"),

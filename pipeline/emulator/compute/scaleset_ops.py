@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import math
 import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -19,8 +20,8 @@ from ..core.errors import (Conflict, InvalidParameter, OperationNotAllowed, Patc
 from ..core.ids import key
 from . import trusted
 from . import validation as v
-from .scalesets import (ScaleSet, Vm, allocate_ids, canonical, ip_configurations, merge_patch, refs,
-                        scale_in_victims, subnet_of)
+from .scalesets import (OVERPROVISION_SHARE, ScaleSet, Vm, allocate_ids, canonical, ip_configurations,
+                        merge_patch, refs, scale_in_victims, subnet_of)
 
 if TYPE_CHECKING:
     from ..cloud import Cloud
@@ -147,6 +148,30 @@ class ScaleSetOperations:
                 for ref in found(ipc):
                     check(ref)
 
+    def check_nat_capacity(self, subscription: str, resource_group: str, name: str, existing: ScaleSet | None,
+                           body: dict) -> None:
+        """Azure blocks a write whose instances would get no port of a NAT pool the model references (port =
+        range start + instance id; new and overprovisioned instances included) or of a V2 inbound NAT rule on a
+        pool they join (one port per member)."""
+        check = getattr(self.cloud.network, "check_nat_capacity", None)
+        if check is None:
+            return
+        current = [vm for vm in existing.sorted_vms() if vm.provisioning_state != "Deleting"] if existing else []
+        capacity = int((body.get("sku") or {}).get("capacity") or 0)
+        missing = capacity - len(current)
+        overprovision = body["properties"].get("overprovision", True) is not False
+        extra = max(1, math.ceil(missing * OVERPROVISION_SHARE)) if overprovision and missing > 0 else 0
+        next_instance = existing.next_instance if existing else 0
+        highest = max([int(vm.instance_id) for vm in current if vm.instance_id.isdigit()]
+                      + ([next_instance + missing + extra - 1] if missing > 0 else []), default=-1)
+        profile = body["properties"]["virtualMachineProfile"]
+        nat_pools = [r for _, ipc in ip_configurations(profile) for r in refs(ipc, "loadBalancerInboundNatPools")]
+        pools = [r for _, ipc in ip_configurations(profile) for r in refs(ipc, "loadBalancerBackendAddressPools")]
+        mine = f"{resource_group}/{name}/".lower()
+        after = {key(p): len([m for m in self.cloud.network.pool_members(p) if not m.instance_key.startswith(mine)])
+                 + max(capacity, len(current)) + extra for p in pools}
+        check(nat_pool_ids=nat_pools, pool_ids=pools, highest_instance=highest, members_after=after)
+
     def write_scale_set(self, subscription: str, resource_group: str, name: str, body: dict, *,
                         patch: bool, headers: dict[str, str] | None = None) -> tuple[ScaleSet, bool, Plan]:
         self.cloud.resources.require(subscription, resource_group)
@@ -177,6 +202,7 @@ class ScaleSetOperations:
         trusted.check_scale_set(profile, **self.images.security_facts(profile["storageProfile"]["imageReference"]),
                                 existing_profile=existing.profile if existing is not None else None)
         self.check_network_refs(profile)
+        self.check_nat_capacity(subscription, resource_group, name, existing, body)
         for computed in ("provisioningState", "uniqueId", "timeCreated"):
             props.pop(computed, None)
         profile.pop("timeCreated", None)

@@ -1,6 +1,6 @@
 """Load balancers: checking a definition as Azure does, and rendering it with the back-references Azure
 computes (a pool's backendIPConfigurations and loadBalancingRules, a probe's and a frontend's rules, and the
-inbound NAT rules derived from NAT pools: one per scale-set instance, "<natpool>.<n>").
+inbound NAT rules derived from NAT pools: one per scale-set instance, "<natpool>.<instance id>"; see natrules.py).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from ..core.errors import ArmError, InvalidParameter, InvalidResourceReference
 from ..core.ids import same
-from . import schema
+from . import natrules, schema
 from .resources import NetworkResource, find
 
 if TYPE_CHECKING:
@@ -167,13 +167,35 @@ class Checker:
                                    f"frontendPortRangeStart {start}.")
 
     def nat_rule(self, rule: dict, path: str) -> None:
+        """V1 (one frontendPort, a NIC points at it) or V2 (a backend pool and a frontend port range)."""
         props, by, ppath = rule["properties"], self.lb.child_id("inboundNatRules", rule["name"]), f"{path}.properties"
         self.child_ref(props.get("frontendIPConfiguration"), f"{ppath}.frontendIPConfiguration",
                        "frontendIPConfigurations", by, required=True)
         schema.choice(props, "protocol", ppath, PROTOCOLS, required=True)
-        schema.integer(props, "frontendPort", ppath, low=0, high=65534)
-        schema.integer(props, "backendPort", ppath, low=0, high=65535)
-        self.child_ref(props.get("backendAddressPool"), f"{ppath}.backendAddressPool", "backendAddressPools", by)
+        pool = self.child_ref(props.get("backendAddressPool"), f"{ppath}.backendAddressPool", "backendAddressPools",
+                              by)
+        port = schema.integer(props, "frontendPort", ppath, low=1, high=65534)
+        start = schema.integer(props, "frontendPortRangeStart", ppath, low=1, high=65534)
+        end = schema.integer(props, "frontendPortRangeEnd", ppath, low=1, high=65534)
+        if port is not None and (start is not None or end is not None):
+            raise ArmError(f"If FrontendPort {port} is set, properties FrontendPortRangeStart, FrontendPortRangeEnd "
+                           f"should be null.",
+                           code="UnsupportedSetOfInboundNatRulePropertiesWhenFrontendPortIsSpecified")
+        if pool is not None and (start is None or end is None):
+            raise ArmError("For inbound Nat rule V2 properties FrontendPortRangeStart, FrontendPortRangeEnd should "
+                           "not be null.", code="MissedInboundNatRuleV2Properties")
+        if (start is None) != (end is None):
+            raise InvalidParameter(f"Inbound NAT rule {by} must set both frontendPortRangeStart and "
+                                   f"frontendPortRangeEnd, or neither.")
+        if start is not None and end < start:
+            raise InvalidParameter(f"Inbound NAT rule {by} has frontendPortRangeEnd {end} lower than "
+                                   f"frontendPortRangeStart {start}.")
+        if port is None and start is None:
+            raise InvalidParameter(f"Required property 'frontendPort' is missing in {by}.")
+        schema.integer(props, "backendPort", ppath, low=1, high=65535, required=pool is not None)
+        schema.integer(props, "idleTimeoutInMinutes", ppath, low=4, high=100, default=4)
+        props.setdefault("enableFloatingIP", False)
+        props.setdefault("enableTcpReset", False)
 
     def ports_unique(self) -> None:
         """Two rules (or a rule and a NAT pool's range) on one frontend, protocol and port: 400."""
@@ -196,8 +218,10 @@ class Checker:
                   self.lb.child_id("loadBalancingRules", rule["name"]))
         for rule in self.props["inboundNatRules"]:
             p = rule["properties"]
-            if p.get("frontendPort") is not None:
-                claim(p["frontendIPConfiguration"]["id"], p["protocol"], p["frontendPort"],
+            ports = [p["frontendPort"]] if p.get("frontendPort") is not None else \
+                range(p["frontendPortRangeStart"], p["frontendPortRangeEnd"] + 1)
+            for port in ports:
+                claim(p["frontendIPConfiguration"]["id"], p["protocol"], port,
                       self.lb.child_id("inboundNatRules", rule["name"]))
         for pool in self.props["inboundNatPools"]:
             p = pool["properties"]
@@ -214,27 +238,9 @@ def _ref_name(ref: dict | None) -> str | None:
     return ref["id"].rstrip("/").rsplit("/", 1)[-1].lower() if ref and ref.get("id") else None
 
 
-def derived_nat_rules(backend: "NetworkBackend", lb: NetworkResource, props: dict) -> list[dict]:
-    """Azure's per-instance NAT rules for every NAT pool: "<natpool>.<n>" on port start + n."""
-    rules = []
-    for pool in props["inboundNatPools"]:
-        p = pool["properties"]
-        pool_id = lb.child_id("inboundNatPools", pool["name"])
-        for index, member in backend.nat_slots(pool_id, p):
-            stored = {"name": f"{pool['name']}.{index}", "properties": {
-                "frontendIPConfiguration": p["frontendIPConfiguration"],
-                "frontendPort": p["frontendPortRangeStart"] + index, "backendPort": p["backendPort"],
-                "protocol": p["protocol"], "idleTimeoutInMinutes": p.get("idleTimeoutInMinutes", 4),
-                "enableFloatingIP": p.get("enableFloatingIP", False),
-                "enableTcpReset": p.get("enableTcpReset", False),
-                "backendIPConfiguration": {"id": member.ip_configuration_id}}}
-            rules.append(stored)
-    return rules
-
-
 def render(backend: "NetworkBackend", lb: NetworkResource) -> dict:
     props = lb.properties
-    nat_rules = props["inboundNatRules"] + derived_nat_rules(backend, lb, props)
+    nat_rules = props["inboundNatRules"] + natrules.derived_rules(backend, lb, props)
     by_pool: dict[str, list[str]] = {}
     by_probe: dict[str, list[str]] = {}
     by_frontend: dict[str, dict[str, list[str]]] = {}
@@ -251,8 +257,11 @@ def render(backend: "NetworkBackend", lb: NetworkResource) -> dict:
         if p.get("probe"):
             by_probe.setdefault(_ref_name(p["probe"]), []).append(rule["name"])
         fe_refs(_ref_name(p["frontendIPConfiguration"]))["loadBalancingRules"].append(rule["name"])
+    by_pool_nat: dict[str, list[str]] = {}
     for rule in nat_rules:
         fe_refs(_ref_name(rule["properties"]["frontendIPConfiguration"]))["inboundNatRules"].append(rule["name"])
+        if natrules.is_v2(rule):
+            by_pool_nat.setdefault(_ref_name(rule["properties"]["backendAddressPool"]), []).append(rule["name"])
     for pool in props["inboundNatPools"]:
         fe_refs(_ref_name(pool["properties"]["frontendIPConfiguration"]))["inboundNatPools"].append(pool["name"])
 
@@ -268,7 +277,9 @@ def render(backend: "NetworkBackend", lb: NetworkResource) -> dict:
         members = backend.pool_members(lb.child_id("backendAddressPools", pool["name"]))
         pools.append(lb.child("backendAddressPools", pool, {
             "backendIPConfigurations": [{"id": m.ip_configuration_id} for m in members],
-            "loadBalancingRules": _ids(lb, "loadBalancingRules", by_pool.get(pool["name"].lower(), []))}))
+            "loadBalancingRules": _ids(lb, "loadBalancingRules", by_pool.get(pool["name"].lower(), [])),
+            **({"inboundNatRules": _ids(lb, "inboundNatRules", by_pool_nat[pool["name"].lower()])}
+               if pool["name"].lower() in by_pool_nat else {})}))
     body_props = {k: copy.deepcopy(v) for k, v in props.items() if k not in schema.LB_CHILDREN}
     body_props.update({
         "frontendIPConfigurations": frontends,

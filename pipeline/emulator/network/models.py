@@ -7,6 +7,7 @@ Seam (see runtime/members.py). Compute provides, and network calls through getat
     cloud.compute.scale_sets_using(resource_id) -> list[str]   (scale-set ids; by id prefix, case-insensitive)
 Network provides to compute:
     require_subnet(id, *, referenced_by=None), require_backend_pool(id, ...), require_nat_pool(id, ...)
+    check_nat_capacity(nat_pool_ids=, pool_ids=, highest_instance=, members_after=)
     membership_changed(), frontends(), member_health(ip_configuration_id)
 """
 
@@ -36,7 +37,7 @@ class NetworkBackend:
     def __init__(self, cloud: "Cloud"):
         self.cloud = cloud
         self.items: dict[str, NetworkResource] = {}          # key(id) -> resource
-        self.slots: dict[str, dict[str, int]] = {}           # key(NAT pool id) -> {instance key: index}
+        self.slots: dict[str, dict[str, int]] = {}           # key(V2 NAT rule id) -> {instance key: index}
         # TEST-ONLY: members added by data-plane tests before compute exists ({key(pool id): [Member]}).
         # Nothing in the emulator writes it; tests set it on the emulator's loop and call membership_changed().
         self.extra_members: dict[str, list[Member]] = {}
@@ -129,20 +130,45 @@ class NetworkBackend:
     def scale_sets_using(self, resource_id: str) -> list[str]:
         return self._compute("scale_sets_using", resource_id)
 
-    def nat_slots(self, nat_pool_id: str, props: dict) -> list[tuple[int, Member]]:
-        """Stable per-instance indexes in a NAT pool's port range: kept while the instance is a member."""
-        members = {m.instance_key: m for m in self.nat_members(nat_pool_id)}
-        slots = self.slots.setdefault(key(nat_pool_id), {})
-        for gone in set(slots) - set(members):
+    def nat_slots(self, rule_id: str, members: list[Member], size: int) -> list[tuple[int, Member]]:
+        """Stable per-member indexes in a V2 inbound NAT rule's port range: kept while the member stays in its
+        pool, the lowest free index for a new one (none when the range is full)."""
+        by_key = {m.instance_key: m for m in members}
+        slots = self.slots.setdefault(key(rule_id), {})
+        before = dict(slots)
+        for gone in [k for k, index in slots.items() if k not in by_key or index >= size]:
             del slots[gone]
-        size = props["frontendPortRangeEnd"] - props["frontendPortRangeStart"] + 1
-        for instance in sorted(set(members) - set(slots)):
+        for instance in sorted(set(by_key) - set(slots)):
             free = next((i for i in range(size) if i not in slots.values()), None)
             if free is None:
-                log.warning("NAT pool %s has no free port left for %s", nat_pool_id, instance)
+                log.warning("inbound NAT rule %s has no free port left for %s", rule_id, instance)
                 continue
             slots[instance] = free
-        return sorted((index, members[instance]) for instance, index in slots.items())
+        if slots != before:
+            self.cloud.changed()   # the allocation is state: saved like any other change
+        return sorted((index, by_key[instance]) for instance, index in slots.items())
+
+    def find_child(self, resource_id: str, collection: str) -> dict | None:
+        rid = parse(resource_id or "")
+        if rid and len(rid.types) == 2 and rid.types[0].lower() == "loadbalancers" \
+                and rid.types[1].lower() == collection.lower():
+            lb = self.items.get(key(str(rid.parent())))
+            return find(lb.properties.get(collection, []), rid.name) if lb else None
+        return None
+
+    def v2_rules_of_pool(self, pool_id: str) -> list[tuple[str, dict]]:
+        """(rule id, properties) of every V2 inbound NAT rule whose backendAddressPool is this pool."""
+        rid = parse(pool_id or "")
+        lb = self.items.get(key(str(rid.parent()))) if rid and len(rid.types) == 2 else None
+        if lb is None or lb.kind != "loadBalancers":
+            return []
+        return [(lb.child_id("inboundNatRules", r["name"]), r["properties"]) for r in lb.properties["inboundNatRules"]
+                if key((r["properties"].get("backendAddressPool") or {}).get("id", "")) == key(pool_id)]
+
+    def check_nat_capacity(self, **kwargs) -> None:
+        from .natrules import check_capacity
+
+        check_capacity(self, **kwargs)
 
     def _require_child(self, resource_id: str, collection: str, referenced_by: str | None) -> None:
         rid = parse(resource_id or "")
@@ -269,8 +295,8 @@ class NetworkBackend:
         for address in resource.addresses.values():
             self.cloud.addresses.frontends.release(address)
         if resource.kind == "loadBalancers":
-            for pool in resource.properties["inboundNatPools"]:
-                self.slots.pop(key(resource.child_id("inboundNatPools", pool["name"])), None)
+            for rule in resource.properties["inboundNatRules"]:
+                self.slots.pop(key(resource.child_id("inboundNatRules", rule["name"])), None)
 
     def allocate_frontends(self, lb: NetworkResource) -> None:
         """Subnet (internal) frontends get a loopback address of their own; public ones use their IP's."""

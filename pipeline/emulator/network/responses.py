@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ..core.request import ArmRequest, Reply, listing, no_content, ok
+from ..core.errors import NotFound
 from ..core.status import result_url
-from . import loadbalancer, vnet, writes
+from . import loadbalancer, natrules, vnet, writes
 from .resources import NAMESPACE
 
 
@@ -111,6 +112,45 @@ async def frontend_list(req: ArmRequest) -> Reply:
 
 async def nat_rule_list(req: ArmRequest) -> Reply:
     return _children(req, "inboundNatRules")
+
+
+def _render_nat_rule(req: ArmRequest, lb) -> dict:
+    """Stored V1/V2 rules and the ones Azure derives from NAT pools read alike: 404 NotFound when neither."""
+    found = loadbalancer.render_child(_backend(req), lb, "inboundNatRules", req.nat_rule)
+    if found is None:
+        raise NotFound(f"{lb.type}/inboundNatRules '{req.nat_rule}' of load balancer '{lb.name}' was not found.")
+    return found
+
+
+async def nat_rule_get(req: ArmRequest) -> Reply:
+    return ok(_render_nat_rule(req, _lb(req)))
+
+
+async def nat_rule_put(req: ArmRequest) -> Reply:
+    return _accepted_put(req, writes.put_nat_rule(_backend(req), req, req.json()),
+                         lambda lb: _render_nat_rule(req, lb))
+
+
+async def nat_rule_delete(req: ArmRequest) -> Reply:
+    return _accepted_delete(req, writes.delete_nat_rule(_backend(req), req))
+
+
+async def nat_port_mappings(req: ArmRequest) -> Reply:
+    """POST .../backendAddressPools/{pool}/queryInboundNatRulePortMapping: 202 + Location; the result (the
+    backend address's V2 port mappings) is read from Location, as for rule health."""
+    backend = _backend(req)
+    lb = _lb(req)
+    pool = backend.require_child(lb, "backendAddressPools", req.pool)["name"]
+    body = req.json()
+    result = natrules.port_mappings(backend, lb, pool, body)   # bad input fails now, not in the poll
+
+    async def work() -> dict:
+        return result
+
+    op = req.cloud.operations.start(req, namespace=NAMESPACE, location=lb.location, work=work)
+    base = f"{req.base_url}/subscriptions/{req.subscription}/providers/{NAMESPACE}/locations/{op.location}"
+    return Reply(202, None, {"Location": f"{base}/operationResults/{op.id}?api-version={req.api_version}",
+                             **req.cloud.operations.poll_headers()})
 
 
 async def rule_health(req: ArmRequest) -> Reply:

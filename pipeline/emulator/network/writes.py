@@ -10,6 +10,7 @@ import copy
 from typing import TYPE_CHECKING
 
 from ..core.errors import ArmError, InUse
+from ..core.ids import key
 from . import loadbalancer, schema, vnet
 from .resources import NetworkResource, check_idle, check_preconditions, find
 
@@ -122,6 +123,50 @@ def delete_backend_pool(backend: "NetworkBackend", req: "ArmRequest"):
     props["backendAddressPools"] = [c for c in props["backendAddressPools"] if c["name"].lower() != req.pool.lower()]
     _commit_lb(backend, req, lb, props)
     lb.properties = props
+    return backend.begin(req, lb)
+
+
+def _derived(lb: NetworkResource, name: str) -> bool:
+    """A "<pool>.<n>" name: one of the rules Azure derives from a NAT pool, not a rule of its own."""
+    pool, _, number = name.rpartition(".")
+    return number.isdigit() and find(lb.properties["inboundNatPools"], pool) is not None
+
+
+def put_nat_rule(backend: "NetworkBackend", req: "ArmRequest", body: dict):
+    lb = backend.require("loadBalancers", req.subscription, req.resource_group, req.load_balancer)
+    current = find(lb.properties["inboundNatRules"], req.nat_rule)
+    check_preconditions(req.headers, lb.etag if current else None, f"inbound NAT rule '{req.nat_rule}'")
+    check_idle(lb, req.route.operation)
+    if _derived(lb, req.nat_rule):
+        raise ArmError(f"Inbound NAT rule {lb.child_id('inboundNatRules', req.nat_rule)} is created by an inbound "
+                       f"NAT pool and cannot be changed on its own; change the inbound NAT pool.",
+                       code="InvalidResourceName")
+    rule = schema.clean_child("inboundNatRules", {**body, "name": current["name"] if current else req.nat_rule}, "")
+    props = copy.deepcopy(lb.properties)
+    props["inboundNatRules"] = [rule if c["name"].lower() == req.nat_rule.lower() else c
+                                for c in props["inboundNatRules"]] + ([] if current else [rule])
+    _commit_lb(backend, req, lb, props)
+    lb.properties = props
+    return lb, current is None, backend.begin(req, lb)
+
+
+def delete_nat_rule(backend: "NetworkBackend", req: "ArmRequest"):
+    lb = backend.require("loadBalancers", req.subscription, req.resource_group, req.load_balancer)
+    current = find(lb.properties["inboundNatRules"], req.nat_rule)
+    check_preconditions(req.headers, lb.etag if current else None, f"inbound NAT rule '{req.nat_rule}'")
+    if current is None:
+        if _derived(lb, req.nat_rule):
+            raise InUse(f"Inbound NAT rule {lb.child_id('inboundNatRules', req.nat_rule)} is created by an inbound "
+                        f"NAT pool; individual rules of a NAT pool cannot be deleted. Remove the NAT pool from the "
+                        f"scale set, then delete the NAT pool.", code="CannotDeleteInboundNatRuleCreatedByNatPool")
+        return None
+    check_idle(lb, req.route.operation)
+    props = copy.deepcopy(lb.properties)
+    props["inboundNatRules"] = [c for c in props["inboundNatRules"] if c is not current
+                                and c["name"].lower() != req.nat_rule.lower()]
+    _commit_lb(backend, req, lb, props)
+    lb.properties = props
+    backend.slots.pop(key(lb.child_id("inboundNatRules", current["name"])), None)
     return backend.begin(req, lb)
 
 

@@ -1,4 +1,5 @@
-"""What the load balancers serve: listeners for every rule and NAT-pool port, probes for every member.
+"""What the load balancers serve: listeners for every rule and inbound NAT port (NAT pools and V2 rules), probes
+for every member.
 
 `reconcile()` makes the running listeners and probes match the load balancers' served configuration and the
 current pool membership. The backend of each rule is looked up per connection, so switching a rule's pool
@@ -13,6 +14,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from ..core.ids import key
+from ..network import natrules
 from .forwarder import Listener, Target
 from .probes import Prober, ProbeSpec
 
@@ -78,14 +80,14 @@ class DataPlane:
         turn = next(self._round_robin.setdefault(f"{lb_key}/{rule_name}", itertools.count()))
         return members[turn % len(members)].address, rule["properties"]["backendPort"]
 
-    def pick_nat(self, lb_key: str, pool_name: str, instance_key: str) -> Target | None:
+    def pick_nat(self, lb_key: str, kind: str, owner: str, instance_key: str) -> Target | None:
+        """The member an inbound NAT port maps to, if its pool (V1) or V2 rule still maps it."""
         lb = self.backend.items.get(lb_key)
-        pool = _find(lb.serving["inboundNatPools"], pool_name) if lb and lb.serving else None
-        if pool is None:
+        if lb is None or not lb.serving:
             return None
-        for member in self.backend.nat_members(lb.child_id("inboundNatPools", pool["name"])):
-            if member.instance_key == instance_key:
-                return member.address, pool["properties"]["backendPort"]
+        for m in natrules.mappings(self.backend, lb, lb.serving):
+            if m.kind == kind and m.owner.lower() == owner and m.member.instance_key == instance_key:
+                return m.member.address, m.backend_port
         return None
 
     # --- what should run -------------------------------------------------------------------------------
@@ -102,16 +104,14 @@ class DataPlane:
                     name = rule["name"].lower()
                     wanted[(address, p["frontendPort"])] = (f"{lb.name}/{rule['name']}",
                                                             lambda k=lb_key, n=name: self.pick_rule(k, n))
-            for pool in config["inboundNatPools"]:
-                p = pool["properties"]
-                address = self.backend.frontend_address(lb, _name(p["frontendIPConfiguration"]))
-                if not address or p["protocol"] == "Udp":
+            for m in natrules.mappings(self.backend, lb, config):
+                address = self.backend.frontend_address(lb, m.frontend)
+                if not address or m.protocol == "Udp":
                     continue
-                pool_name = pool["name"].lower()
-                for index, member in self.backend.nat_slots(lb.child_id("inboundNatPools", pool["name"]), p):
-                    wanted[(address, p["frontendPortRangeStart"] + index)] = (
-                        f"{lb.name}/{pool['name']}.{index}",
-                        lambda k=lb_key, n=pool_name, i=member.instance_key: self.pick_nat(k, n, i))
+                wanted[(address, m.frontend_port)] = (
+                    f"{lb.name}/{m.rule}",
+                    lambda k=lb_key, kind=m.kind, o=m.owner.lower(), i=m.member.instance_key:
+                    self.pick_nat(k, kind, o, i))
         return wanted
 
     def probe_targets(self, lbs=None) -> dict[tuple, tuple[str, ProbeSpec]]:

@@ -301,10 +301,11 @@ class Recorder:
         }
 
     def filename(self, *, attempt: int = 1) -> str:
-        """<env>-<UTC time to the millisecond>-<task>.json; `attempt` > 1 adds -N (two tasks in one millisecond)."""
+        """<env>-<UTC time to the millisecond>-<task>.json; `attempt` > 1 adds _N (two tasks in one millisecond;
+        "_N.json" sorts after ".json", so a listing by name stays oldest first)."""
         started = datetime.fromtimestamp(self.started, tz=timezone.utc)
         stamp = started.strftime("%Y%m%dT%H%M%S") + f"{started.microsecond // 1000:03d}Z"
-        suffix = f"-{attempt}" if attempt > 1 else ""
+        suffix = f"_{attempt}" if attempt > 1 else ""
         return f"{_safe(self.environment)}-{stamp}-{_safe(self.task)}{suffix}.json"
 
     def _claim(self, dir: Path) -> Path:  # noqa: A002

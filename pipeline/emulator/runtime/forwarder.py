@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import struct
 from typing import Callable
 from .aio import within
 
@@ -90,6 +92,10 @@ class Listener:
             await within(self.drop_seconds, _discard(reader))
         except asyncio.TimeoutError:
             pass
+        sock = writer.get_extra_info("socket")
+        if sock is not None:  # linger 0: close with RST, as a connection that was never served
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         writer.transport.abort()
 
     def close(self) -> None:

@@ -88,3 +88,35 @@ def test_a_subnet_with_another_group_is_refused_and_nothing_changes(ctx):
     assert "set network.nsg to that name" in str(err.value) and "'nsg-theirs'" in str(err.value)
     assert [g.name for g in c.network.network_security_groups.list(s.resource_group)] == ["nsg-theirs"]
     assert nsg_plan.RULE_PREFIX == "bluegreen-"
+
+
+@pytest.mark.slow
+def test_ports_closed_by_the_group_fail_smoke_and_verify_naming_port_and_group(request, ctx, local_cloud, tmp_path):
+    """Production is open to the Internet, staging only to allow_staging_from: with the smoke runner (loopback)
+    left out of it, a release stops at smoke, which names the port and the group; production keeps serving."""
+    from pipeline.azure.clients import Clients
+    from pipeline.errors import SmokeFailed, VerificationFailed
+    from pipeline.steps.release import changed_app, release
+    from pipeline.steps.switch import verify_live
+    from tests.fixtures.pipeline import local_settings_for
+    from tests.integration.test_release_local import APP, quiet, served_version
+
+    ensure_infra(ctx)
+    release(ctx, app_version="1.0.0", progress=quiet)
+    assert served_version(ctx) == "1.0.0"
+    closed = local_settings_for(request, {"network.allow_staging_from": "10.0.0.0/8"})
+    with Clients(closed, cloud=local_cloud) as clients:
+        outsider = Context(clients=clients, who=ctx.who)
+        assert ensure_infra(outsider).actions == ("network security group nsg-hello rules: update bluegreen-staging-1",)
+        with pytest.raises(SmokeFailed) as err:
+            release(outsider, app_version="1.0.1", app_dir=changed_app(APP, tmp_path / "changed"), progress=quiet)
+        assert "network security group nsg-hello" in str(err.value) and "backend port 8081" in str(err.value)
+        assert served_version(ctx) == "1.0.0"  # production's port is still open to the Internet
+    shut = local_settings_for(request, {"network.allow_production_from": "10.0.0.0/8",
+                                        "timeouts.promote_verify": "1s"})
+    with Clients(shut, cloud=local_cloud) as clients:
+        outsider = Context(clients=clients, who=ctx.who)
+        ensure_infra(outsider)
+        with pytest.raises(VerificationFailed) as err:
+            verify_live(outsider, progress=quiet)
+        assert "network security group nsg-hello" in str(err.value) and "backend port 8080" in str(err.value)

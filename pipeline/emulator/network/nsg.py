@@ -68,8 +68,9 @@ def known_tag(value: str) -> str | None:
 
 
 def is_prefix(value: str) -> bool:
+    """An address or a CIDR prefix without host bits (Azure refuses "50.206.209.68/27": azure-powershell #4557)."""
     try:
-        ipaddress.ip_network(value, strict=False)
+        ipaddress.ip_network(value, strict=True)
         return True
     except ValueError:
         return False

@@ -22,7 +22,7 @@ def settings(env: str = "local", **overrides: str):
 
 
 @pytest.mark.parametrize("key, value, pattern", [
-    ("network.allow_staging_from", "not-a-prefix", r"network\.allow_staging_from has an invalid source: 'not-a-prefix'"),
+    ("network.allow_staging_from", "not-a-prefix", r"allow_staging_from has an invalid source: 'not-a-prefix'"),
     ("network.allow_staging_from", "10.0.0.1/8", r"allow_staging_from has an invalid source: '10\.0\.0\.1/8'"),
     ("network.allow_production_from", "internet", r"allow_production_from .*spelled differently"),
     ("load_balancer.staging_rule.backend_port", "8080",

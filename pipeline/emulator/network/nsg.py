@@ -106,8 +106,9 @@ class RuleChecker:
         schema.choice(p, "direction", path, DIRECTIONS, required=True)
         priority = p.get("priority")
         if isinstance(priority, bool) or not isinstance(priority, int) or not MIN_PRIORITY <= priority <= MAX_PRIORITY:
-            raise ArmError(f"Security rule has invalid Priority. Value provided: {priority if priority is not None else 0}"
-                           f" Allowed range {MIN_PRIORITY}-{MAX_PRIORITY}.", code="SecurityRuleInvalidPriority")
+            shown = priority if priority is not None else 0
+            raise ArmError(f"Security rule has invalid Priority. Value provided: {shown} Allowed range "
+                           f"{MIN_PRIORITY}-{MAX_PRIORITY}.", code="SecurityRuleInvalidPriority")
         for side in ("source", "destination"):
             self.ports(p, f"{side}PortRange", f"{side}PortRanges")
             self.addresses(rule, p, side)

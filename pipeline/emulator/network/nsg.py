@@ -185,7 +185,6 @@ def clean(body: dict) -> dict:
     props = cleaned["properties"]
     props["securityRules"] = schema.clean_children("securityRules", props.get("securityRules"),
                                                    "properties.securityRules")
-    props.setdefault("flushConnection", False)
     return cleaned
 
 

@@ -163,3 +163,23 @@ def test_scale_set_nic_association(arm, resource_group, managed_image):
     with pytest.raises(HttpResponseError) as err:
         arm.network.network_security_groups.begin_delete(resource_group, "nsg-nic")
     assert error_code(err) == "InUseNetworkSecurityGroupCannotBeDeleted"
+
+
+@pytest.mark.parametrize("name", ["NetworkSecurityGroupCreateWithRule.json", "NetworkSecurityGroupGet.json"])
+def test_azures_examples_replayed(arm, name):
+    """Every field and value of Azure's example response (its six default rules included) is in ours."""
+    from tests.emulator.test_frontdoor import raw
+    from tests.emulator.test_network import wait_operation
+    from tests.emulator.test_network_examples import example, gaps, make_group, path_of
+
+    ex = example(name, arm)
+    params, expected = ex["parameters"], ex["responses"]["200"]["body"]
+    make_group(arm, params["resourceGroupName"])
+    path = path_of(arm, params, "networkSecurityGroups", params["networkSecurityGroupName"])
+    body = params.get("parameters") or {"location": expected["location"], "properties": {"securityRules": [
+        {"name": r["name"], "properties": {k: v for k, v in r["properties"].items() if k != "provisioningState"}}
+        for r in expected["properties"]["securityRules"]]}}
+    status, headers, _ = raw(arm, "PUT", path, body=body)
+    assert status == 201 and wait_operation(arm, headers["Azure-AsyncOperation"]) == "Succeeded"
+    status, _, got = raw(arm, "GET", path)
+    assert status == 200 and gaps(expected, got) == []

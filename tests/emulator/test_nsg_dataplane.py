@@ -141,3 +141,19 @@ def test_nat_pool_ports_are_filtered_on_their_backend_port(arm, cloud, resource_
     arm.network.load_balancers.begin_create_or_update(resource_group, "lb", lb_body(arm, pip.id, nat=True)).result()
     assert ask(pip.ip_address, 50001, source=ALLOWED) == "vm-1"
     assert not answered(pip.ip_address, 50001, source=DENIED)
+
+
+def test_a_client_of_an_internal_frontend_is_in_the_virtual_network(arm, cloud, resource_group, backends):
+    """Only Azure's default rules: AllowVnetInBound lets a client of an internal (subnet) frontend in, while
+    DenyAllInBound keeps a client of a public frontend out (see the first tests)."""
+    servers = [backends("blue-0")]
+    subnet = open_subnet(arm, resource_group, sources=[])  # a group with no rule of its own
+    set_members(cloud, f"{lb_id(arm)}/backendAddressPools/blue", [member(arm, servers[0], 0, subnet)])
+    body = lb_body(arm, "unused", probe_port=BACKEND_PORT,
+                   rules=[rule(arm, "web", FRONTEND_PORT, "blue", backend_port=BACKEND_PORT)])
+    body["properties"]["frontendIPConfigurations"] = [{"name": "fe", "properties": {"subnet": {"id": subnet}}}]
+    lb = arm.network.load_balancers.begin_create_or_update(resource_group, "lb", body).result()
+    address = lb.frontend_ip_configurations[0].private_ip_address
+    rules = arm.network.load_balancer_load_balancing_rules
+    until(lambda: rules.begin_health(resource_group, "lb", "web").result().up == 1)
+    assert ask(address, FRONTEND_PORT) == "blue-0"

@@ -155,16 +155,19 @@ class DataPlane:
                     destination_prefixes=self.backend.subnet_prefixes(member.subnet_id) if member else ())
         return self._decide(cache_key, flow, member, open_without_groups=True, what="probe")
 
-    def _frontend_context(self, lb: "NetworkResource", frontend: str | None) -> tuple[str, bool, bool]:
-        fe = _find((lb.serving or {}).get("frontendIPConfigurations", []), frontend)
-        public = bool(fe and fe["properties"].get("publicIPAddress"))
-        standard = str((lb.sku or {}).get("name", "Basic")).lower() == "standard"
-        return key(lb.id), public, standard
+    def frontend_context(self, address: str) -> tuple[str, bool, bool]:
+        """(lb key, public frontend, Standard sku) of the load balancer frontend listening on `address`; an
+        address no frontend claims is treated as a public Standard one (the strict case)."""
+        for lb in self.backend.load_balancers():
+            for fe in (lb.serving or {}).get("frontendIPConfigurations", []):
+                if self.backend.frontend_address(lb, fe["name"].lower()) == address:
+                    standard = str((lb.sku or {}).get("name", "Basic")).lower() == "standard"
+                    return key(lb.id), bool(fe["properties"].get("publicIPAddress")), standard
+        return address, True, True
 
     # --- what should run -------------------------------------------------------------------------------
-    def desired_listeners(self) -> dict[tuple[str, int], tuple]:
-        """{(address, port): (name, pick, frontend context for admit)}."""
-        wanted: dict[tuple[str, int], tuple] = {}
+    def desired_listeners(self) -> dict[tuple[str, int], tuple[str, object]]:
+        wanted: dict[tuple[str, int], tuple[str, object]] = {}
         for lb in self.backend.load_balancers():
             config, lb_key = lb.serving, key(lb.id)
             if not config:
@@ -174,9 +177,8 @@ class DataPlane:
                 address = self.backend.frontend_address(lb, _name(p["frontendIPConfiguration"]))
                 if address and p["protocol"] in ("Tcp", "All"):
                     name = rule["name"].lower()
-                    wanted[(address, p["frontendPort"])] = (
-                        f"{lb.name}/{rule['name']}", lambda k=lb_key, n=name: self.pick_rule(k, n),
-                        self._frontend_context(lb, _name(p["frontendIPConfiguration"])))
+                    wanted[(address, p["frontendPort"])] = (f"{lb.name}/{rule['name']}",
+                                                            lambda k=lb_key, n=name: self.pick_rule(k, n))
             for pool in config["inboundNatPools"]:
                 p = pool["properties"]
                 address = self.backend.frontend_address(lb, _name(p["frontendIPConfiguration"]))
@@ -186,8 +188,7 @@ class DataPlane:
                 for index, member in self.backend.nat_slots(lb.child_id("inboundNatPools", pool["name"]), p):
                     wanted[(address, p["frontendPortRangeStart"] + index)] = (
                         f"{lb.name}/{pool['name']}.{index}",
-                        lambda k=lb_key, n=pool_name, i=member.instance_key: self.pick_nat(k, n, i),
-                        self._frontend_context(lb, _name(p["frontendIPConfiguration"])))
+                        lambda k=lb_key, n=pool_name, i=member.instance_key: self.pick_nat(k, n, i))
         return wanted
 
     def probe_targets(self, lbs=None) -> dict[tuple, tuple[str, ProbeSpec]]:
@@ -221,8 +222,9 @@ class DataPlane:
             for endpoint in list(self.bind_errors):
                 if endpoint not in wanted:
                     del self.bind_errors[endpoint]
-            for endpoint, (name, pick, frontend) in wanted.items():
-                admit = (lambda client, target, f=frontend: self.admit(f, client, target))
+            for endpoint, (name, pick) in wanted.items():
+                # every listener asks the network security groups, whatever made it (rule, NAT pool, NAT rule)
+                admit = (lambda client, target, f=self.frontend_context(endpoint[0]): self.admit(f, client, target))
                 listener = self.listeners.get(endpoint)
                 if listener is not None:
                     listener.pick, listener.name, listener.admit = pick, name, admit

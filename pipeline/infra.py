@@ -1,8 +1,9 @@
 """The environment's base infrastructure as desired ARM bodies (pure; `steps/infra.py` applies them).
 
-Resource group, virtual network and subnet, public IP, load balancer (frontend, blue and green pools, health
-probe, production and staging rules, one inbound NAT rule V2 per color's pool for per-instance access),
-gallery and image definition; and the migration of an older set-up's NAT pools (V1) to those rules.
+Resource group, network security group (pipeline/nsg.py), virtual network and subnet, public IP, load balancer
+(frontend, blue and green pools, health probe, production and staging rules, one inbound NAT rule V2 per color's
+pool for per-instance access), gallery and image definition; and the migration of an older set-up's NAT pools
+(V1) to those rules.
 A team that owns this in Terraform or Bicep provides the same names instead (see the README).
 """
 
@@ -21,10 +22,24 @@ def resource_group(s: Settings) -> dict:
     return {"location": s.location, "tags": {"managed-by": "bluegreen-pipeline"}}
 
 
-def virtual_network(s: Settings) -> dict:
+def virtual_network(s: Settings, *, nsg_id: str | None = None) -> dict:
+    """The virtual network with the app subnet (and its network security group, pipeline/nsg.py)."""
+    subnet: dict = {"addressPrefix": s.network.subnet_prefixes[0]}
+    if nsg_id:
+        subnet["networkSecurityGroup"] = {"id": nsg_id}
     return {"location": s.location, "properties": {
         "addressSpace": {"addressPrefixes": list(s.network.vnet_prefixes)},
-        "subnets": [{"name": s.network.subnet, "properties": {"addressPrefix": s.network.subnet_prefixes[0]}}]}}
+        "subnets": [{"name": s.network.subnet, "properties": subnet}]}}
+
+
+SUBNET_READ_ONLY = ("provisioningState", "ipConfigurations", "ipConfigurationProfiles", "privateEndpoints",
+                    "resourceNavigationLinks", "serviceAssociationLinks", "purpose")
+
+
+def subnet_with_nsg(actual: dict, nsg_id: str) -> dict:
+    """An existing subnet (as read) with the network security group set; read-only members left out."""
+    props = {k: v for k, v in (actual.get("properties") or {}).items() if k not in SUBNET_READ_ONLY}
+    return {"properties": {**props, "networkSecurityGroup": {"id": nsg_id}}}
 
 
 def public_ip(s: Settings) -> dict:
@@ -78,6 +93,21 @@ def missing_parts(actual: dict, desired: dict) -> dict[str, list[str]]:
         if lacking:
             missing[kind] = lacking
     return missing
+
+
+def backend_port_drift(actual: dict, desired: dict) -> list[str]:
+    """Existing load-balancing and inbound NAT rules whose backend port differs from the settings (infra never
+    changes them, and the network security group opens ports by the settings): one line each."""
+    drift = []
+    for kind in ("loadBalancingRules", "inboundNatRules"):
+        wanted = {c["name"].lower(): c["properties"]["backendPort"]
+                  for c in desired["properties"].get(kind, [])}
+        for child in actual.get("properties", {}).get(kind, []):
+            port = (child.get("properties") or {}).get("backendPort")
+            want = wanted.get(child.get("name", "").lower())
+            if want is not None and port != want:
+                drift.append(f"{child['name']} sends to backend port {port}, the settings say {want}")
+    return drift
 
 
 def with_missing_parts(actual: dict, desired: dict, *, remove_nat_pools: tuple[str, ...] = ()) -> dict:

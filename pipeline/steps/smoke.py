@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from pipeline import ledger as ledger_model
+from pipeline import nsg as nsg_plan
 from pipeline import smoke as checks
 from pipeline.azure import compute, gallery, network
 from pipeline.errors import NotReady, SmokeFailed
@@ -44,7 +45,9 @@ class SmokeResult:
 def targets(ctx: Context, fleet_name: str, color: str | None) -> list[checks.Target]:
     s, c = ctx.settings, ctx.clients
     frontend = network.public_ip_address(c, s.load_balancer.frontend)
-    found = [checks.Target("staging frontend", f"http://{frontend}:{s.load_balancer.staging_rule.frontend_port}")]
+    hint = nsg_plan.no_answer_hint(s, staging=True)
+    found = [checks.Target("staging frontend", f"http://{frontend}:{s.load_balancer.staging_rule.frontend_port}",
+                           hint)]
     private = {b.ip_configuration_id.lower(): b.address
                for b in network.rule_health(c, s.load_balancer.staging_rule.name)}
     members = compute.instances(c, fleet_name, ctx.ids.scale_set(fleet_name))
@@ -62,7 +65,7 @@ def targets(ctx: Context, fleet_name: str, color: str | None) -> list[checks.Tar
             raise NotReady(f"instance {instance.instance_id} of {fleet_name} has no port of the "
                            f"{color} inbound NAT rule and no address; run `invoke infra`, "
                            f"then re-run `invoke stage` to converge the fleet")
-        found.append(checks.Target(f"instance {instance.instance_id}", base))
+        found.append(checks.Target(f"instance {instance.instance_id}", base, hint))
     return found
 
 

@@ -21,7 +21,7 @@ from ..core.ids import key
 from . import trusted
 from . import validation as v
 from .scalesets import (OVERPROVISION_SHARE, ScaleSet, Vm, allocate_ids, canonical, ip_configurations,
-                        merge_patch, refs, scale_in_victims, subnet_of)
+                        merge_patch, nsg_of, refs, scale_in_victims, subnet_of)
 
 if TYPE_CHECKING:
     from ..cloud import Cloud
@@ -147,6 +147,10 @@ class ScaleSetOperations:
                     continue
                 for ref in found(ipc):
                     check(ref)
+        require_nsg = getattr(network, "require_nsg", None)
+        for nic in (profile.get("networkProfile") or {}).get("networkInterfaceConfigurations") or []:
+            if require_nsg is not None and nsg_of(nic):
+                require_nsg(nsg_of(nic))
 
     def check_nat_capacity(self, subscription: str, resource_group: str, name: str, existing: ScaleSet | None,
                            body: dict) -> None:

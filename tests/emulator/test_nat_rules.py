@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from tests.emulator.test_compute_scalesets import create, make_subnet
+from tests.emulator.test_compute_scalesets import create
+from tests.fixtures.network import open_subnet
 from tests.emulator.test_network import lb_body, lb_id, public_ip
 from tests.fixtures.images import app_version, vmss_body, wait_until
 
@@ -63,7 +64,7 @@ def test_nat_pool_rules_are_named_by_instance_id_and_the_nic_view_agrees(arm, re
     lb_def = lb_body(arm, pip.id, nat=True)
     lb_def["properties"]["inboundNatPools"][0]["properties"]["backendPort"] = 8080   # the app's port
     arm.network.load_balancers.begin_create_or_update(resource_group, "lb", lb_def).result()
-    body = vmss_body(managed_image(), capacity=3, subnet=make_subnet(arm, resource_group), overprovision=True)
+    body = vmss_body(managed_image(), capacity=3, subnet=open_subnet(arm, resource_group), overprovision=True)
     ipc = body["properties"]["virtualMachineProfile"]["networkProfile"]["networkInterfaceConfigurations"][0]
     ipc["properties"]["ipConfigurations"][0]["properties"]["loadBalancerInboundNatPools"] = [
         {"id": f"{lb_id(arm)}/inboundNatPools/ssh"}]
@@ -95,7 +96,7 @@ def test_a_scale_out_beyond_the_nat_pool_range_is_refused(arm, resource_group, m
     body = lb_body(arm, pip.id, nat=True)
     body["properties"]["inboundNatPools"][0]["properties"]["frontendPortRangeEnd"] = 50002   # 3 ports
     arm.network.load_balancers.begin_create_or_update(resource_group, "lb", body).result()
-    scale_set = vmss_body(managed_image(), capacity=3, subnet=make_subnet(arm, resource_group), overprovision=True)
+    scale_set = vmss_body(managed_image(), capacity=3, subnet=open_subnet(arm, resource_group), overprovision=True)
     ipc = scale_set["properties"]["virtualMachineProfile"]["networkProfile"]["networkInterfaceConfigurations"][0]
     ipc["properties"]["ipConfigurations"][0]["properties"]["loadBalancerInboundNatPools"] = [
         {"id": f"{lb_id(arm)}/inboundNatPools/ssh"}]
@@ -108,7 +109,7 @@ def test_a_scale_out_beyond_the_nat_pool_range_is_refused(arm, resource_group, m
 def test_a_nat_pool_in_use_by_a_scale_set_cannot_be_removed(arm, resource_group, managed_image):
     pip = public_ip(arm)
     arm.network.load_balancers.begin_create_or_update(resource_group, "lb", lb_body(arm, pip.id, nat=True)).result()
-    scale_set = vmss_body(managed_image(), capacity=1, subnet=make_subnet(arm, resource_group), overprovision=False)
+    scale_set = vmss_body(managed_image(), capacity=1, subnet=open_subnet(arm, resource_group), overprovision=False)
     ipc = scale_set["properties"]["virtualMachineProfile"]["networkProfile"]["networkInterfaceConfigurations"][0]
     ipc["properties"]["ipConfigurations"][0]["properties"]["loadBalancerInboundNatPools"] = [
         {"id": f"{lb_id(arm)}/inboundNatPools/ssh"}]
@@ -175,7 +176,7 @@ def test_v2_overlap_with_a_nat_pool_is_refused(arm, resource_group):
 
 def test_each_member_gets_its_own_port_and_traffic_reaches_it(arm, cloud, resource_group, managed_image, lb_v2):
     pools = {p.name: p.id for p in lb_v2["lb"].backend_address_pools}
-    body = vmss_body(managed_image(), capacity=3, subnet=make_subnet(arm, resource_group), pools=[pools["blue"]])
+    body = vmss_body(managed_image(), capacity=3, subnet=open_subnet(arm, resource_group), pools=[pools["blue"]])
     create(arm, resource_group, "web", body)
     ports = {}
     for instance, ipc in nic_ip_configurations(arm, resource_group, "web").items():
@@ -213,7 +214,7 @@ def test_the_mapping_query_refuses_what_is_not_a_member(arm, resource_group, lb_
 
 def test_a_scale_out_beyond_the_v2_range_is_refused(arm, resource_group, managed_image, lb_v2):
     pools = {p.name: p.id for p in lb_v2["lb"].backend_address_pools}
-    body = vmss_body(managed_image(), capacity=9, subnet=make_subnet(arm, resource_group), pools=[pools["blue"]],
+    body = vmss_body(managed_image(), capacity=9, subnet=open_subnet(arm, resource_group), pools=[pools["blue"]],
                      overprovision=True)   # 9 + 3 overprovisioned > 10 ports
     assert error_code(lambda: create(arm, resource_group, "web", body)) == \
         "InboundNatRuleFrontendPortRangeSmallerThanRequestedPorts"
@@ -242,7 +243,7 @@ def test_v2_ports_survive_a_restart(tmp_path, azurite, local_image):
             "storageProfile": {"osDisk": {"osType": "Linux", "osState": "Generalized",
                                           "blobUri": local_image("5.0.0")}}}}).result()
         create(arm, rg, "web", vmss_body(image.id, capacity=2, overprovision=False, pools=[
-            next(p.id for p in lb.backend_address_pools if p.name == "blue")], subnet=make_subnet(arm, rg)))
+            next(p.id for p in lb.backend_address_pools if p.name == "blue")], subnet=open_subnet(arm, rg)))
         ports = {i: mappings(arm, rg, "blue", ipc["id"])[0]["frontendPort"]
                  for i, ipc in nic_ip_configurations(arm, rg, "web").items()}
         first = min(ports, key=ports.get)

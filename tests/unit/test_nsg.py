@@ -27,7 +27,7 @@ def settings(env: str = "local", **overrides: str):
     ("network.allow_production_from", "internet", r"allow_production_from .*spelled differently"),
     ("load_balancer.staging_rule.backend_port", "8080",
      r"staging_rule\.backend_port is 8080, the production rule's backend port .*; use a port of its own"),
-    ("load_balancer.nat_pools.green.backend_port", "8080", r"nat_pools\.green\.backend_port is 8080"),
+    ("load_balancer.nat_rules.green.backend_port", "8080", r"nat_rules\.green\.backend_port is 8080"),
     ("network.nsg", "bad name!", r"network\.nsg is not a valid name"),
 ])
 def test_bad_settings_are_one_line_naming_the_key(key, value, pattern):
@@ -118,7 +118,7 @@ def test_an_existing_rule_on_the_old_shared_port_is_reported():
     s = settings()
     desired = infra.load_balancer(s, Ids.of(s, "00000000-0000-0000-0000-000000000000"))
     actual = {"properties": {kind: [dict(c, properties=dict(c["properties"])) for c in desired["properties"][kind]]
-                             for kind in ("loadBalancingRules", "inboundNatPools")}}
+                             for kind in ("loadBalancingRules", "inboundNatRules")}}
     assert infra.backend_port_drift(actual, desired) == []
     actual["properties"]["loadBalancingRules"][1]["properties"]["backendPort"] = 8080
     assert infra.backend_port_drift(actual, desired) == [

@@ -164,6 +164,13 @@ _ARM: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "GalleryImageVersions_Get"): _one(f"{C}/galleries/images/versions/read"),
     ("DELETE", "GalleryImageVersions_Delete"): _one(f"{C}/galleries/images/versions/delete"),
     ("GET", "GalleryImageVersions_ListByGalleryImage"): _one(f"{C}/galleries/images/versions/read"),
+    # --- subscription-scope reads of `invoke doctor` (a role assigned on the resource group cannot grant them:
+    # doctor reports them as not checked, WARN, when Azure answers 403) --------------------------------------
+    ("GET", "Subscriptions_Get"): _one("Microsoft.Resources/subscriptions/read"),
+    ("GET", "Providers_List"): _one("Microsoft.Resources/subscriptions/providers/read"),
+    ("GET", "Providers_Get"): _one("Microsoft.Resources/subscriptions/providers/read"),
+    ("GET", "ResourceSkus_List"): _one(f"{C}/skus/read"),
+    ("GET", "Usage_List"): _one(f"{C}/locations/usages/read"),
 }
 ARM_ACTIONS: Mapping[tuple[str, str], frozenset[str]] = MappingProxyType(_ARM)
 

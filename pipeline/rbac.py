@@ -1,50 +1,59 @@
-"""The Azure RBAC actions the pipeline needs, derived from the ARM operations it calls (pure; no SDK).
+"""The Azure RBAC actions behind every ARM operation, and role definitions (pure; no SDK, no emulator).
 
-    actions_for("PUT", "LoadBalancers_CreateOrUpdate")
-        -> frozenset({"Microsoft.Network/loadBalancers/write", "Microsoft.Network/publicIPAddresses/join/action"})
-    used_actions(counters)      # the local cloud's GET /_emulator/counters "value" -> the actions a run performed
-    role_actions()              # every action of deploy/azure-role.json: used ARM actions + STORAGE_ACTIONS
+    actions_for("PUT", "LoadBalancers_CreateOrUpdate")   -> {"Microsoft.Network/loadBalancers/write"}
+    linked_actions(body, own_id)        # the linked access checks a request body triggers, {action: [scopes]}
+    Role.from_json(json.load(f))        # a role definition as `az role definition create` takes it
+    role.allows("Microsoft.Compute/virtualMachineScaleSets/read")     # Actions/NotActions with wildcards
 
-Every ARM route of the local cloud (`pipeline/emulator/*/urls.py`, named by Azure's operationId) has an entry in
-ARM_ACTIONS, so a request the emulator counted always maps to the actions Azure would check for it.
+ONE mapping, used by both sides: the local cloud's RBAC enforcement (pipeline/emulator/core/authorization.py)
+imports this module to decide what a request needs, and the role test (tests/ci/test_role.py) reads what the
+emulator checked. STYLE.md forbids pipeline/ importing the emulator; the emulator importing this stdlib-only
+module is the one allowed direction. Adding a route is two lines: the route in `pipeline/emulator/*/urls.py`
+(named by Azure's operationId) and its action here (tests/ci/test_rbac.py fails until both exist).
 
-Linked access checks: Azure also checks the caller on resources a request body *references*. The entries
-include them for the bodies this pipeline sends:
+Every ARM route of the local cloud has an entry in ARM_ACTIONS: the action Azure checks on the request's own
+scope. Linked access checks: Azure also checks the caller on resources a request body *references* (a scale set
+PUT naming a subnet needs `Microsoft.Network/virtualNetworks/subnets/join/action` on that subnet, or Azure
+answers 403 LinkedAuthorizationFailed). LINKED_ACTIONS maps a referenced resource type to the action checked on
+it; `linked_actions` finds the references (every `"id"` in a PUT/PATCH body that names another resource). So a
+body that stops referencing a NAT pool stops needing `inboundNatPools/join/action`, as on Azure.
 
-- a scale set PUT (pipeline/fleet.py) names a subnet, a backend pool, an inbound NAT pool and a gallery image
-  version: `.../subnets/join/action`, `.../backendAddressPools/join/action`, `.../inboundNatPools/join/action`,
-  `Microsoft.Compute/galleries/images/versions/read`;
-- a load balancer PUT (pipeline/infra.py, every traffic swap) names its frontend public IP:
-  `Microsoft.Network/publicIPAddresses/join/action`;
-- a gallery image version PUT names its source; on Azure that is the managed image Packer made (the re-tag after
-  a bake): `Microsoft.Compute/images/read`. (The local cloud publishes from a VHD blob instead; the emulator does
-  not check storage access for it.)
+Operation-status polling needs actions of its own (Microsoft Learn, "Track asynchronous Azure operations",
+section "Permission for tracking async status"): the `Azure-AsyncOperation` / `Location` URLs sit at
+`/subscriptions/{id}/providers/Microsoft.Compute/locations/{loc}/operations/{id}` (compute: status, and with
+`monitor=true` the result), `.../Microsoft.Network/locations/{loc}/operations/{id}` (status) and
+`.../operationResults/{id}` (result); polling them needs `Microsoft.Compute/locations/operations/read`,
+`Microsoft.Network/locations/operations/read` and `Microsoft.Network/locations/operationResults/read`, which
+Azure evaluates at the resource group the caller's role is assigned on.
 
-Operation-status reads (`Operations_GetStatus`, `Operations_GetResult`, the `Azure-AsyncOperation` and
-`Location` URLs of a long-running operation) need no action of their own: ARM lets the caller who started an
-operation poll it, covered by the permission that started it (and the resource's read). They sit at
-subscription scope (`/subscriptions/{id}/providers/Microsoft.*/locations/{loc}/operations/{id}`), which a role
-assigned on a resource group could not reach anyway.
-
-What the emulator cannot count: Blob storage (Azurite) is not behind the ARM emulator. STORAGE_ACTIONS and
+What the emulator cannot check: Blob storage (Azurite) is not behind the ARM emulator. STORAGE_ACTIONS and
 STORAGE_DATA_ACTIONS list what the ledger, the release lock and the package upload use; they are written down
 here by hand from pipeline/azure/storage.py and pipeline/lock.py.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 __all__ = [
     "ARM_ACTIONS",
+    "LINKED_ACTIONS",
     "NO_ACTION",
     "STORAGE_ACTIONS",
     "STORAGE_DATA_ACTIONS",
+    "Role",
+    "RoleError",
     "UnmappedOperation",
     "actions_for",
+    "linked_actions",
+    "load_role",
     "role_actions",
-    "used_actions",
 ]
 
 C = "Microsoft.Compute"
@@ -55,15 +64,6 @@ LB = f"{N}/loadBalancers"
 RG = "Microsoft.Resources/subscriptions/resourceGroups"
 
 NO_ACTION: frozenset[str] = frozenset()
-
-# What a scale set PUT references besides itself (see the module docstring).
-SCALE_SET_JOINS = frozenset({
-    f"{N}/virtualNetworks/subnets/join/action",
-    f"{LB}/backendAddressPools/join/action",
-    f"{LB}/inboundNatPools/join/action",
-    f"{C}/galleries/images/versions/read",
-})
-
 
 def _one(action: str) -> frozenset[str]:
     return frozenset({action})
@@ -76,11 +76,15 @@ _ARM: dict[tuple[str, str], frozenset[str]] = {
     ("HEAD", "ResourceGroups_CheckExistence"): _one(f"{RG}/read"),
     ("DELETE", "ResourceGroups_Delete"): _one(f"{RG}/delete"),
     ("GET", "ResourceGroups_List"): _one(f"{RG}/read"),
-    # --- long-running operation status: covered by the call that started the operation -------------------
-    ("GET", "Operations_GetStatus"): NO_ACTION,
-    ("GET", "Operations_GetResult"): NO_ACTION,
+    # --- long-running operation status (the Azure-AsyncOperation and Location URLs) ------------------------
+    ("GET", "ComputeOperations_GetStatus"): _one(f"{C}/locations/operations/read"),
+    ("GET", "NetworkOperations_GetStatus"): _one(f"{N}/locations/operations/read"),
+    ("GET", "NetworkOperations_GetResult"): _one(f"{N}/locations/operationResults/read"),
+    ("GET", "SubscriptionOperations_GetResult"): _one("Microsoft.Resources/subscriptions/operationresults/read"),
+    # --- authorization: what the caller may do ("Lists all the permissions the caller has at a given scope") --
+    ("GET", "Permissions_ListForResourceGroup"): _one("Microsoft.Authorization/permissions/read"),
     # --- network: load balancer and its children ----------------------------------------------------------
-    ("PUT", "LoadBalancers_CreateOrUpdate"): frozenset({f"{LB}/write", f"{N}/publicIPAddresses/join/action"}),
+    ("PUT", "LoadBalancers_CreateOrUpdate"): _one(f"{LB}/write"),
     ("GET", "LoadBalancers_Get"): _one(f"{LB}/read"),
     ("DELETE", "LoadBalancers_Delete"): _one(f"{LB}/delete"),
     ("GET", "LoadBalancers_List"): _one(f"{LB}/read"),
@@ -113,8 +117,7 @@ _ARM: dict[tuple[str, str], frozenset[str]] = {
     ("DELETE", "Subnets_Delete"): _one(f"{N}/virtualNetworks/subnets/delete"),
     ("GET", "Subnets_List"): _one(f"{N}/virtualNetworks/subnets/read"),
     # --- compute: scale sets ------------------------------------------------------------------------------
-    ("PUT", "VirtualMachineScaleSets_CreateOrUpdate"): _one(f"{VMSS}/write") | SCALE_SET_JOINS,
-    # A PATCH that changed the network profile or the image would need SCALE_SET_JOINS too; none does.
+    ("PUT", "VirtualMachineScaleSets_CreateOrUpdate"): _one(f"{VMSS}/write"),
     ("PATCH", "VirtualMachineScaleSets_Update"): _one(f"{VMSS}/write"),
     ("GET", "VirtualMachineScaleSets_Get"): _one(f"{VMSS}/read"),
     ("DELETE", "VirtualMachineScaleSets_Delete"): _one(f"{VMSS}/delete"),
@@ -159,8 +162,7 @@ _ARM: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "GalleryImages_Get"): _one(f"{C}/galleries/images/read"),
     ("DELETE", "GalleryImages_Delete"): _one(f"{C}/galleries/images/delete"),
     ("GET", "GalleryImages_ListByGallery"): _one(f"{C}/galleries/images/read"),
-    ("PUT", "GalleryImageVersions_CreateOrUpdate"): frozenset({f"{C}/galleries/images/versions/write",
-                                                              f"{C}/images/read"}),
+    ("PUT", "GalleryImageVersions_CreateOrUpdate"): _one(f"{C}/galleries/images/versions/write"),
     ("GET", "GalleryImageVersions_Get"): _one(f"{C}/galleries/images/versions/read"),
     ("DELETE", "GalleryImageVersions_Delete"): _one(f"{C}/galleries/images/versions/delete"),
     ("GET", "GalleryImageVersions_ListByGalleryImage"): _one(f"{C}/galleries/images/versions/read"),
@@ -205,22 +207,151 @@ def actions_for(method: str, operation: str) -> frozenset[str]:
             from None
 
 
-def used_actions(counters: Iterable[Mapping[str, object]]) -> frozenset[str]:
-    """The actions behind the emulator's counters (GET /_emulator/counters "value": {method, operation, status,
-    count} rows).
+# --- linked access checks -----------------------------------------------------------------------------------
+# A referenced resource type (as in its id) -> the action Azure checks on it when a body references it.
+LINKED_ACTIONS: Mapping[str, str] = MappingProxyType({
+    f"{N}/virtualNetworks/subnets": f"{N}/virtualNetworks/subnets/join/action",
+    f"{N}/networkSecurityGroups": f"{N}/networkSecurityGroups/join/action",
+    f"{N}/publicIPAddresses": f"{N}/publicIPAddresses/join/action",
+    f"{N}/publicIPPrefixes": f"{N}/publicIPPrefixes/join/action",
+    f"{LB}/backendAddressPools": f"{LB}/backendAddressPools/join/action",
+    f"{LB}/inboundNatPools": f"{LB}/inboundNatPools/join/action",
+    f"{LB}/inboundNatRules": f"{LB}/inboundNatRules/join/action",
+    f"{LB}/probes": f"{LB}/probes/join/action",
+    f"{LB}/frontendIPConfigurations": f"{LB}/frontendIPConfigurations/join/action",
+    f"{C}/galleries/images/versions": f"{C}/galleries/images/versions/read",
+    f"{C}/galleries/images": f"{C}/galleries/images/read",
+    f"{C}/images": f"{C}/images/read",
+})
+_LINKED = {k.lower(): v for k, v in LINKED_ACTIONS.items()}
 
-    Every counted request counts, whatever its status: Azure checks the caller's role before the resource
-    provider answers, so a 404 existence check, a 409 or a 412 of a stale If-Match needed the action too.
-    Rows of the emulator's control API ("Control_*") and rows with count 0 are ignored. A request the emulator
-    could not route (operation "Unknown") raises UnmappedOperation: the pipeline called something unmapped.
-    """
-    used: set[str] = set()
-    for row in counters:
-        operation = str(row["operation"])
-        if operation.startswith("Control_") or int(str(row.get("count", 1))) <= 0:
+
+def resource_type(resource_id: str) -> tuple[str, str] | None:
+    """(type, top-level resource id) of an ARM resource id, e.g. ("Microsoft.Network/loadBalancers/probes",
+    ".../loadBalancers/lb"); None when it is not a resource-group-scoped provider resource."""
+    parts = resource_id.split("?")[0].strip("/").split("/")
+    if len(parts) < 8 or [p.lower() for p in (parts[0], parts[2], parts[4])] != \
+            ["subscriptions", "resourcegroups", "providers"]:
+        return None
+    rest = parts[6:]
+    if len(rest) % 2:
+        return None
+    return f"{parts[5]}/{'/'.join(rest[0::2])}", "/" + "/".join(parts[:8])
+
+
+def _ids(value: Any) -> Iterable[str]:
+    if isinstance(value, dict):
+        for name, item in value.items():
+            if name == "id" and isinstance(item, str):
+                yield item
+            else:
+                yield from _ids(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _ids(item)
+
+
+def linked_actions(body: Any, own_id: str) -> dict[str, list[str]]:
+    """{action: [linked scopes]} for the resources a PUT/PATCH body references outside its own resource
+    (`own_id`, the top-level resource the request writes: references to its own children are not linked)."""
+    own = own_id.rstrip("/").lower()
+    found: dict[str, list[str]] = {}
+    for ref in _ids(body):
+        if ref.lower() == own or ref.lower().startswith(own + "/"):
             continue
-        used |= actions_for(str(row["method"]), operation)
-    return frozenset(used)
+        typed = resource_type(ref)
+        action = _LINKED.get(typed[0].lower()) if typed else None
+        if action and ref not in found.setdefault(action, []):
+            found[action].append(ref)
+    return {action: scopes for action, scopes in found.items() if scopes}
+
+
+# --- role definitions ---------------------------------------------------------------------------------------
+class RoleError(ValueError):
+    """A role definition that does not parse; the message is one line naming what is wrong."""
+
+
+_ROLE_KEYS = {"name": "Name", "id": "Id", "iscustom": "IsCustom", "description": "Description",
+              "actions": "Actions", "notactions": "NotActions", "dataactions": "DataActions",
+              "notdataactions": "NotDataActions", "assignablescopes": "AssignableScopes"}
+_ACTION_TEXT = re.compile(r"^(\*|[A-Za-z0-9.*-]+(/[A-Za-z0-9.*_-]+)*)$")
+
+
+def _pattern(action: str) -> re.Pattern:
+    return re.compile("^" + ".*".join(re.escape(part) for part in action.split("*")) + "$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Role:
+    """A role definition (Actions, NotActions, DataActions, NotDataActions), evaluated as Azure does: an action
+    is granted when some Actions entry matches it and no NotActions entry does; `*` matches any run of
+    characters (`*`, `Microsoft.Compute/*`, `*/read`); matching ignores case."""
+
+    name: str
+    actions: tuple[str, ...]
+    not_actions: tuple[str, ...] = ()
+    data_actions: tuple[str, ...] = ()
+    not_data_actions: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: Any) -> "Role":
+        if not isinstance(data, dict):
+            raise RoleError("a role definition is a JSON object with Actions, NotActions, DataActions, "
+                            "NotDataActions")
+        fields: dict[str, Any] = {}
+        for key, value in data.items():
+            canonical = _ROLE_KEYS.get(str(key).lower())
+            if canonical is None:
+                raise RoleError(f"unknown member {key!r}; a role definition has {', '.join(_ROLE_KEYS.values())}")
+            fields[canonical] = value
+        lists = {}
+        for key in ("Actions", "NotActions", "DataActions", "NotDataActions"):
+            value = fields.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
+                raise RoleError(f"{key} must be a list of action strings")
+            bad = [a for a in value if not _ACTION_TEXT.match(a)]
+            if bad:
+                raise RoleError(f"{key} has an invalid action {bad[0]!r} (Provider.Namespace/type/operation, "
+                                f"wildcard *)")
+            lists[key] = tuple(value)
+        if not lists["Actions"] and not lists["DataActions"]:
+            raise RoleError("the role grants nothing: Actions and DataActions are both empty")
+        name = fields.get("Name", "")
+        return cls(name=str(name), actions=lists["Actions"], not_actions=lists["NotActions"],
+                   data_actions=lists["DataActions"], not_data_actions=lists["NotDataActions"])
+
+    def allows(self, action: str) -> bool:
+        return (any(_pattern(a).match(action) for a in self.actions)
+                and not any(_pattern(a).match(action) for a in self.not_actions))
+
+    def allows_data(self, action: str) -> bool:
+        return (any(_pattern(a).match(action) for a in self.data_actions)
+                and not any(_pattern(a).match(action) for a in self.not_data_actions))
+
+    def without(self, action: str) -> "Role":
+        """The same role minus one exact Actions entry (the role test's minimality check)."""
+        return Role(self.name, tuple(a for a in self.actions if a != action), self.not_actions,
+                    self.data_actions, self.not_data_actions)
+
+    def to_json(self) -> dict:
+        return {"Name": self.name, "Actions": list(self.actions), "NotActions": list(self.not_actions),
+                "DataActions": list(self.data_actions), "NotDataActions": list(self.not_data_actions)}
+
+
+def load_role(path: str | Path) -> Role:
+    """The role definition in a JSON file; RoleError (one line naming the file) when it cannot be used."""
+    try:
+        text = Path(path).read_text()
+    except OSError as err:
+        raise RoleError(f"role file {path}: cannot read it ({err.strerror or err})") from None
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        raise RoleError(f"role file {path}: not JSON ({err})") from None
+    try:
+        return Role.from_json(data)
+    except RoleError as err:
+        raise RoleError(f"role file {path}: {err}") from None
 
 
 def role_actions(arm_used: Iterable[str]) -> tuple[list[str], list[str]]:

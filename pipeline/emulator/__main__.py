@@ -2,6 +2,8 @@
 
 Secrets come from the environment, never flags: EMULATOR_BLOB_CONNECTION_STRING (where image VHD blobs are
 read from, i.e. Azurite) and optionally EMULATOR_TOKEN (else a token kept in the state directory).
+`--role FILE` (or EMULATOR_ROLE_FILE) enforces an RBAC role; a file that does not parse stops the start with
+one line (exit 2).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import argparse
 import asyncio
 import logging
 import signal
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,6 +33,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--provisioning-seconds", type=float, default=defaults.provisioning_seconds)
     parser.add_argument("--probe-time-scale", type=float, default=defaults.probe_time_scale)
     parser.add_argument("--poll-ms", type=int, default=defaults.poll_ms)
+    parser.add_argument("--role", type=Path, default=None, metavar="FILE",
+                        help="enforce this RBAC role definition (az role definition JSON, e.g. "
+                             "deploy/azure-role.json): requests it does not grant get 403 AuthorizationFailed; "
+                             "default EMULATOR_ROLE_FILE, else every action is allowed")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -49,12 +56,24 @@ async def run(options: EmulatorOptions, cloud_file: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    import os
+
+    from pipeline.rbac import RoleError, load_role
+
     args = parse_args(argv)
+    role_file = args.role or (Path(os.environ["EMULATOR_ROLE_FILE"]) if os.environ.get("EMULATOR_ROLE_FILE")
+                              else None)
+    if role_file is not None:
+        try:
+            load_role(role_file)
+        except RoleError as err:
+            print(f"python -m pipeline.emulator: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     options = replace(
         EmulatorOptions(), state_dir=args.state_dir, host=args.host, port=args.port,
         loopback_block=args.loopback_block, provisioning_seconds=args.provisioning_seconds,
-        probe_time_scale=args.probe_time_scale, poll_ms=args.poll_ms,
+        probe_time_scale=args.probe_time_scale, poll_ms=args.poll_ms, role_file=role_file,
         token=persistent_token(args.state_dir),
     ).with_env()
     asyncio.run(run(options, args.cloud_file))

@@ -27,7 +27,11 @@ STATE_FILE = "state.json"
 
 class Cloud:
     def __init__(self, options: EmulatorOptions):
+        from pipeline.rbac import load_role
+
         from . import control
+        from .authorization.urls import routes as authorization_routes
+        from .core.authorization import Authorizer
         from .compute.models import ComputeBackend
         from .compute.urls import routes as compute_routes
         from .core.status import routes as status_routes
@@ -39,6 +43,9 @@ class Cloud:
         from .subscription.urls import routes as subscription_routes
 
         self.options = options
+        # A role file that does not parse raises pipeline.rbac.RoleError (one line) before anything starts.
+        self.authorizer = Authorizer(load_role(options.role_file) if options.role_file else None,
+                                     principal_id=options.principal_id)
         self.operations = Operations(poll_ms=options.poll_ms)
         self.faults = Faults(seed=options.seed)
         self.counters = Counters()
@@ -48,7 +55,7 @@ class Cloud:
         self.compute = ComputeBackend(self)
         self.subscription = SubscriptionBackend(self)
         self.router = Router(status_routes() + resource_routes() + network_routes() + compute_routes()
-                             + subscription_routes())
+                             + authorization_routes() + subscription_routes())
         self.control_routes = control.routes()
         self.on_frontends_changed = lambda: None   # the server rewrites the connection file
         self._version = 0
@@ -119,6 +126,7 @@ class Cloud:
         self.faults.clear()
         self.counters.reset()
         self.subscription.reset()
+        self.authorizer.reset()
         await self.network.start()
         await self.compute.start()
         self.changed()

@@ -14,6 +14,12 @@
     PUT    /_emulator/subscription                 change them: {"providers": {"Microsoft.Compute": "NotRegistered"},
                                                    "skus": {"Standard_B1s": "NotAvailableForSubscription"},
                                                    "limits": {"cores": 4}} (reset restores the defaults)
+    GET    /_emulator/role                         {"enforcing": bool, "role": {...} | null}
+    PUT    /_emulator/role                         a role definition (az JSON): enforce it from now on
+    DELETE /_emulator/role                         stop enforcing (every action allowed)
+    GET    /_emulator/authorizations               [{action, granted, denied, first: {method, operation, scope}}]
+    DELETE /_emulator/authorizations               forget them
+Reset puts back the role the emulator was started with (--role) and forgets the authorizations.
 """
 
 from __future__ import annotations
@@ -111,6 +117,40 @@ async def put_subscription(req: ArmRequest) -> Reply:
     return ok(req.cloud.subscription.configure(req.json()))
 
 
+def _role_state(req: ArmRequest) -> dict:
+    role = req.cloud.authorizer.role
+    return {"enforcing": role is not None, "role": role.to_json() if role else None}
+
+
+async def get_role(req: ArmRequest) -> Reply:
+    return ok(_role_state(req))
+
+
+async def put_role(req: ArmRequest) -> Reply:
+    from pipeline.rbac import Role, RoleError
+
+    try:
+        role = Role.from_json(req.json())
+    except RoleError as err:
+        raise InvalidParameter(f"Invalid role definition: {err}.") from None
+    req.cloud.authorizer.set_role(role)
+    return ok(_role_state(req))
+
+
+async def delete_role(req: ArmRequest) -> Reply:
+    req.cloud.authorizer.set_role(None)
+    return no_content()
+
+
+async def authorizations(req: ArmRequest) -> Reply:
+    return ok({"value": req.cloud.authorizer.describe()})
+
+
+async def reset_authorizations(req: ArmRequest) -> Reply:
+    req.cloud.authorizer.clear_record()
+    return no_content()
+
+
 def routes():
     return [
         route("GET", BASE + "/health", "Control_Health", "control", health),
@@ -126,4 +166,9 @@ def routes():
         route("PUT", BASE + "/timing", "Control_Timing", "control", timing),
         route("GET", BASE + "/subscription", "Control_GetSubscription", "control", get_subscription),
         route("PUT", BASE + "/subscription", "Control_PutSubscription", "control", put_subscription),
+        route("GET", BASE + "/role", "Control_GetRole", "control", get_role),
+        route("PUT", BASE + "/role", "Control_PutRole", "control", put_role),
+        route("DELETE", BASE + "/role", "Control_DeleteRole", "control", delete_role),
+        route("GET", BASE + "/authorizations", "Control_Authorizations", "control", authorizations),
+        route("DELETE", BASE + "/authorizations", "Control_ResetAuthorizations", "control", reset_authorizations),
     ]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-00000000c10d"
 DEFAULT_TENANT = "00000000-0000-0000-0000-0000000000aa"
+DEFAULT_PRINCIPAL = "00000000-0000-0000-0000-0000000000b1"   # the object id every caller has (one identity)
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class EmulatorOptions:
     # Where images are read from: Azurite (or any blob endpoint) the image VHD URIs point at.
     blob_connection_string: str | None = field(default=None, repr=False)
     seed: int | None = None
+    # RBAC: a role definition file (`az role definition create` JSON) to enforce; None = every action allowed.
+    role_file: Path | None = None
+    principal_id: str = DEFAULT_PRINCIPAL
 
     @property
     def tls_dir(self) -> Path:

@@ -117,3 +117,9 @@ class AuthorizationFailed(ArmError):
 
     status = 403
     code = "AuthorizationFailed"
+
+
+class LinkedAuthorizationFailed(AuthorizationFailed):
+    """RBAC refused an action on a resource the request body references (a subnet to join, an image to read)."""
+
+    code = "LinkedAuthorizationFailed"

@@ -1,7 +1,7 @@
 """The one aiohttp handler every ARM request goes through.
 
 Order, as Azure applies it: read the whole body (an early error must not corrupt the keep-alive stream),
-authenticate, route, check the api-version, inject faults, call the handler, then add the headers every ARM
+authenticate, route, check the api-version, authorize (RBAC, when a role is enforced), inject faults, call the handler, then add the headers every ARM
 reply carries (request ids, rate-limit counts) and count the request.
 """
 
@@ -151,6 +151,7 @@ def make_handler(cloud: "Cloud"):
                 raise ResourceNotFound(f"The subscription '{subscription}' could not be found.",
                                        code="SubscriptionNotFound")
             api_version = check_api_version(query, route.family, path)
+            cloud.authorizer.check(route, method, path, raw_body)
             if method == "PUT":
                 names.check(params, route.name_param)
             req = ArmRequest(cloud=cloud, route=route, method=method, path=path, params=params, query=query,

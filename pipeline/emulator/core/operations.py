@@ -2,7 +2,8 @@
 
 A handler that starts slow work calls `Operations.start(...)` and returns `accepted(...)`: the reply carries
 `Azure-AsyncOperation` (and `Location` for POST/DELETE) pointing back at this emulator, plus the poll delay.
-Clients poll `.../locations/{loc}/operations/{id}` for status and `.../operationResults/{id}` for a result.
+Clients poll the URLs Azure uses (core/status.py): `.../locations/{loc}/operations/{id}` for status, and the
+Location URL (compute: the same with `monitor=true`; network: `.../operationResults/{id}`) for a result.
 """
 
 from __future__ import annotations
@@ -115,12 +116,13 @@ class Operations:
 
     def accepted(self, req: "ArmRequest", op: Operation, *, status: int, body: Any = None,
                  location_header: bool = False) -> Reply:
-        base = f"{req.base_url}/subscriptions/{req.params.get('subscription', 'local')}/providers/{op.namespace}" \
-               f"/locations/{op.location}"
-        query = f"?api-version={req.api_version}"
-        headers = {"Azure-AsyncOperation": f"{base}/operations/{op.id}{query}", **self.poll_headers()}
+        from .status import result_url, status_url
+
+        headers = {**self.poll_headers()}
+        if op.namespace != "Microsoft.Resources":   # a resource group delete answers with Location only
+            headers["Azure-AsyncOperation"] = status_url(req, op)
         if location_header:
-            headers["Location"] = f"{base}/operationResults/{op.id}{query}"
+            headers["Location"] = result_url(req, op)
         return Reply(status, body, headers)
 
     async def cancel_all(self) -> None:

@@ -21,6 +21,8 @@ API_VERSIONS: dict[str, frozenset[str]] = {
     # Subscription reads (azure-mgmt-resource-subscriptions 1.0.0) and resource SKUs (azure-mgmt-compute 39).
     "subscriptions": frozenset({"2022-12-01", "2021-01-01", "2020-01-01", "2016-06-01"}),
     "skus": frozenset({"2021-07-01", "2019-04-01", "2017-09-01"}),
+    # azure-mgmt-authorization 4.0.0 reads permissions at 2022-04-01.
+    "authorization": frozenset({"2022-04-01", "2018-07-01", "2018-01-01-preview", "2015-07-01"}),
 }
 # Operation-status resources answer at the api-version of the call that started them.
 API_VERSIONS["any"] = frozenset().union(*API_VERSIONS.values())

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from ..core.errors import ArmError, InvalidResourceReference, NotFound, ResourceNotFound
 from ..core.ids import key, parse
+from ..core.status import status_url
 from ..runtime.dataplane import DataPlane
 from ..runtime.members import Member
 from .resources import NAMESPACE, NetworkResource, find
@@ -258,8 +259,7 @@ class NetworkBackend:
 
         op = self.cloud.operations.start(req, namespace=NAMESPACE, location=resource.location, work=work,
                                          on_failed=failed)
-        resource.operation_url = (f"{req.base_url}/subscriptions/{resource.subscription}/providers/{NAMESPACE}/"
-                                  f"locations/{op.location}/operations/{op.id}?api-version={req.api_version}")
+        resource.operation_url = status_url(req, op)
         self.dataplane.request_reconcile()
         self.cloud.changed()
         return op

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..core.request import ArmRequest, Reply, listing, no_content, ok
+from ..core.status import result_url
 from . import loadbalancer, vnet, writes
 from .resources import NAMESPACE
 
@@ -122,9 +123,7 @@ async def rule_health(req: ArmRequest) -> Reply:
         return backend.rule_health(lb, req.rule)
 
     op = req.cloud.operations.start(req, namespace=NAMESPACE, location=lb.location, work=work)
-    base = f"{req.base_url}/subscriptions/{req.subscription}/providers/{NAMESPACE}/locations/{op.location}"
-    return Reply(202, None, {"Location": f"{base}/operationResults/{op.id}?api-version={req.api_version}",
-                             **req.cloud.operations.poll_headers()})
+    return Reply(202, None, {"Location": result_url(req, op), **req.cloud.operations.poll_headers()})
 
 
 # --- public IPs -------------------------------------------------------------------------------------------

@@ -113,7 +113,9 @@ def permissions(f: Facts, w: Wanted) -> Check:
         if isinstance(p, ReadError) and p.code == "ResourceGroupNotFound":
             return Check("permissions", FAIL, p.describe(),
                          f"create the resource group {w.resource_group} in {w.location} (or fix resource_group)")
-        return _unread("permissions", p, forbidden_fix="check the credential", fix="check the network and run again")
+        return _unread("permissions", p, forbidden_fix="doctor lists the caller's permissions with "
+                       "Microsoft.Authorization/permissions/read: assign the role of deploy/azure-role.json (or Reader)",
+                       fix="check the network and run again")
     missing = [a for a in w.role_actions if not _granted(p, a, data=False)]
     missing_data = [a for a in w.role_data_actions if not _granted(p, a, data=True)]
     storage = [a for a in missing if a.lower().startswith("microsoft.storage/")] + missing_data

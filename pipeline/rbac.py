@@ -26,7 +26,7 @@ section "Permission for tracking async status"): the `Azure-AsyncOperation` / `L
 `Microsoft.Network/locations/operations/read` and `Microsoft.Network/locations/operationResults/read`, which
 Azure evaluates at the resource group the caller's role is assigned on.
 
-What the emulator cannot check: Blob storage (Azurite) is not behind the ARM emulator. STORAGE_ACTIONS and
+What the emulator cannot check: AZURE_ONLY_ACTIONS (what only an Azure run does), and Blob storage (Azurite) is not behind the ARM emulator. STORAGE_ACTIONS and
 STORAGE_DATA_ACTIONS list what the ledger, the release lock and the package upload use; they are written down
 here by hand from pipeline/azure/storage.py and pipeline/lock.py.
 """
@@ -43,6 +43,7 @@ from typing import Any
 
 __all__ = [
     "ARM_ACTIONS",
+    "AZURE_ONLY_ACTIONS",
     "LINKED_ACTIONS",
     "NO_ACTION",
     "STORAGE_ACTIONS",
@@ -175,6 +176,14 @@ _ARM: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "Usage_List"): _one(f"{C}/locations/usages/read"),
 }
 ARM_ACTIONS: Mapping[tuple[str, str], frozenset[str]] = MappingProxyType(_ARM)
+
+# ARM actions the pipeline needs on Azure that the local lifecycle cannot exercise, written down by hand with why
+# (the role test adds them to what the emulator checked, and cannot prove them minimal):
+AZURE_ONLY_ACTIONS: Mapping[str, str] = MappingProxyType({
+    f"{C}/images/read":
+        "linked read of the managed image Packer made, the source of the gallery image version the bake "
+        "publishes on Azure (the local cloud publishes from a VHD blob instead)",
+})
 
 # Blob storage through Entra ID (DefaultAzureCredential): the emulator cannot count these (Azurite serves blobs).
 # Management-plane actions that the blob data plane checks:
@@ -355,5 +364,6 @@ def load_role(path: str | Path) -> Role:
 
 
 def role_actions(arm_used: Iterable[str]) -> tuple[list[str], list[str]]:
-    """(Actions, DataActions) of the pipeline's role: the ARM actions a run used plus the storage ones, sorted."""
-    return sorted(set(arm_used) | set(STORAGE_ACTIONS)), sorted(STORAGE_DATA_ACTIONS)
+    """(Actions, DataActions) of the pipeline's role: the ARM actions a run used plus the Azure-only and storage
+    ones, sorted."""
+    return sorted(set(arm_used) | set(AZURE_ONLY_ACTIONS) | set(STORAGE_ACTIONS)), sorted(STORAGE_DATA_ACTIONS)

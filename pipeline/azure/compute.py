@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from pipeline.azure.clients import Clients
-from pipeline.azure.errors import azure_call, is_not_found, none_if_missing, status_of
+from pipeline.azure.errors import authorization_message, azure_call, is_not_found, none_if_missing, status_of
+from pipeline.errors import AzureError
 from pipeline.retry import on_throttle, while_busy
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,8 @@ def instances(clients: Clients, name: str, scale_set_id: str) -> list[Instance]:
 
 
 def boot_log_tail(clients: Clients, name: str, instance_id: str, *, lines: int = 15) -> str:
-    """The last lines of an instance's serial console (boot diagnostics); '' when unavailable."""
+    """The last lines of an instance's serial console (boot diagnostics); '' when unavailable, and the one-line
+    reason when the role does not allow reading it (so the missing action shows under the step's error)."""
     from azure.core.exceptions import AzureError as SdkError
     from azure.storage.blob import BlobClient
 
@@ -131,6 +133,9 @@ def boot_log_tail(clients: Clients, name: str, instance_id: str, *, lines: int =
             return ""
         text = BlobClient.from_blob_url(uri).download_blob().readall().decode("utf-8", "replace")
     except SdkError as err:
+        denied = authorization_message(f"boot log of {name}/{instance_id} unavailable", err)
+        if denied:
+            return denied
         log.debug("boot diagnostics of %s/%s unavailable: %s", name, instance_id, type(err).__name__)
         return ""
     return "\n".join(text.splitlines()[-lines:])
@@ -174,5 +179,8 @@ def manual_upgrade(clients: Clients, name: str, instance_ids: list[str], *,
     try:
         poller.result()
     except HttpResponseError as err:
+        denied = authorization_message(f"upgrading instances {', '.join(instance_ids)} of {name}", err)
+        if denied:   # polling refused: the health gate cannot tell, the role must be fixed
+            raise AzureError(denied) from err
         log.warning("manualupgrade of %s %s ended with %s; the health gate decides", name, instance_ids,
                     status_of(err) or type(err).__name__)

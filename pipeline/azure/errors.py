@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
 
@@ -25,6 +26,26 @@ def message_of(err: BaseException) -> str:
     return " ".join(str(text).split())[:300]
 
 
+_DENIED = re.compile(r"perform action '(?P<action>[^']+)' over scope '(?P<scope>[^']+)'")
+_LINKED = re.compile(r"perform action\(s\) '(?P<action>[^']+)' on the linked scope\(s\) '(?P<scope>[^']+)'")
+
+
+def authorization_message(what: str, err: BaseException) -> str | None:
+    """One line for Azure's 403 AuthorizationFailed / LinkedAuthorizationFailed: which action the pipeline's
+    identity lacks, on which scope, and what to do; None for any other error."""
+    code = code_of(err)
+    if status_of(err) != 403 or code not in ("AuthorizationFailed", "LinkedAuthorizationFailed"):
+        return None
+    error = getattr(err, "error", None)
+    text = str(getattr(error, "message", None) or err)
+    found = (_LINKED if code == "LinkedAuthorizationFailed" else _DENIED).search(text)
+    if not found:
+        return f"{what}: 403 {code}: {message_of(err)}"
+    return (f"{what}: 403 {code}: the pipeline's identity may not perform {found['action']} on {found['scope']}; "
+            f"give it the role in deploy/azure-role.json on the resource group (or add the action to the role) "
+            f"and run the step again")
+
+
 @contextmanager
 def azure_call(what: str, *, missing: str | None = None) -> Iterator[None]:
     """Wrap SDK calls: `what` says what we were doing; `missing` says what to do when it is a 404."""
@@ -36,6 +57,9 @@ def azure_call(what: str, *, missing: str | None = None) -> Iterator[None]:
         status = status_of(err)
         if status == 404 and missing:
             raise ResourceMissing(f"{what}: not found ({code_of(err) or 'NotFound'}); {missing}") from err
+        denied = authorization_message(what, err)
+        if denied:
+            raise AzureError(denied) from err
         if status == 429:
             raise Throttled(f"{what}: Azure is throttling requests (429) and retries ran out; wait a few minutes "
                             f"and run the step again") from err

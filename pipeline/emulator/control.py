@@ -17,7 +17,8 @@
     GET    /_emulator/role                         {"enforcing": bool, "role": {...} | null}
     PUT    /_emulator/role                         a role definition (az JSON): enforce it from now on
     DELETE /_emulator/role                         stop enforcing (every action allowed)
-    GET    /_emulator/authorizations               [{action, granted, denied, first: {method, operation, scope}}]
+    GET    /_emulator/authorizations               [{action, order, granted, denied, first: {method, operation,
+                                                     scope}}]
     DELETE /_emulator/authorizations               forget them
 Reset puts back the role the emulator was started with (--role) and forgets the authorizations.
 """

@@ -87,11 +87,12 @@ def test_slow_fault_keeps_the_operation_in_progress_until_it_ends(arm):
     add_fault(arm, kind="slow", operation="ResourceGroups_Delete", delay=1.5, count=1)
     status, headers, _ = raw(arm, "DELETE", RG_PATH.format(sub=arm.subscription_id, rg="rg-s"))
     assert status == 202
-    status_path = headers["Azure-AsyncOperation"][len(arm.endpoint):]
-    _, _, first = raw(arm, "GET", status_path)
-    assert first["status"] == "InProgress"
+    assert "Azure-AsyncOperation" not in headers   # a resource group delete answers with Location only
+    result_path = headers["Location"][len(arm.endpoint):]
+    assert result_path.startswith(f"/subscriptions/{arm.subscription_id}/operationresults/")
+    assert raw(arm, "GET", result_path)[0] == 202
 
-    wait_until(lambda: raw(arm, "GET", status_path)[2]["status"] == "Succeeded", timeout=30, what="slow delete")
+    wait_until(lambda: raw(arm, "GET", result_path)[0] in (200, 204), timeout=30, what="slow delete")
     assert arm.resources.resource_groups.check_existence("rg-s") is False
 
 

@@ -8,7 +8,8 @@ the role does not grant, with Azure's messages (who, which action, which scope).
 
 What each operation needs comes from pipeline/rbac.py (ARM_ACTIONS, LINKED_ACTIONS): one mapping for the
 emulator and the role test. Every check is recorded, enforcing or not (GET /_emulator/authorizations): which
-action was checked, how often it was granted or denied, and the first request that needed it.
+action was checked, how often it was granted or denied, the first request that needed it, and its order
+among the first uses.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class Authorizer:
 
     def _decide(self, action: str, method: str, route: "Route", scope: str) -> bool:
         granted = self.role is None or self.role.allows(action)
-        entry = self._record.setdefault(action, {"granted": 0, "denied": 0, "first": {
+        entry = self._record.setdefault(action, {"order": len(self._record), "granted": 0, "denied": 0, "first": {
             "method": method, "operation": route.operation, "scope": scope}})
         entry["granted" if granted else "denied"] += 1
         return granted

@@ -65,8 +65,11 @@ def _result_of(req: ArmRequest, op) -> Reply:
     if not op.done:
         return Reply(202, None, {"Location": f"{req.base_url}{req.path}?{_query(req)}",
                                  **req.cloud.operations.poll_headers()})
-    if op.status != "Succeeded":  # clients read the failure from the status resource first
-        return ok(op.status_body())
+    if op.status != "Succeeded":
+        if op.namespace == RESOURCES:   # no status resource to read the failure from: the result is the error
+            code = (op.error or {}).get("code", "")
+            return Reply(500 if code.startswith("Internal") else 400, {"error": op.error})
+        return ok(op.status_body())     # clients read the failure from the status resource first
     if op.result is None:
         return Reply(204, None)
     return ok(op.result)

@@ -91,7 +91,8 @@ def wanted(s: Settings, *, role_actions: tuple[str, ...] = (), role_data_actions
     fleet = getattr(s, "fleet", None)
     targets = getattr(s.image, "target_regions", None)
     production_from = _tuple(getattr(net, "allow_production_from", None)) or ("Internet",)
-    staging_from = _tuple(getattr(net, "allow_staging_from", None))
+    # `Settings.staging_sources` (the setting, or loopback on the local cloud) where the NSG work has it
+    staging_from = _tuple(getattr(s, "staging_sources", None) or getattr(net, "allow_staging_from", None))
     nat = {c: n for c in ("blue", "green") if (n := _nat(lb, c)) is not None}
     flows = [Flow("production", lb.production_rule.backend_port, production_from,
                   "network.allow_production_from")]
@@ -110,7 +111,8 @@ def wanted(s: Settings, *, role_actions: tuple[str, ...] = (), role_data_actions
         target_regions=tuple(_region_name(t) for t in targets) if targets else (s.location,),
         gallery=s.image.gallery, image_definition=s.image.definition,
         containers=(s.storage.ledger_container, s.storage.packages_container), storage_account=s.storage.account,
-        subnet=net.subnet, nsg=getattr(net, "nsg", None), flows=tuple(unique.values()),
+        subnet=net.subnet, nsg=getattr(net, "nsg_name", None) or getattr(net, "nsg", None) or None,
+        flows=tuple(unique.values()),
         load_balancer=lb.name, pools=(lb.backend_pools.blue, lb.backend_pools.green),
         rules={lb.production_rule.name: (lb.production_rule.frontend_port, lb.production_rule.backend_port),
                lb.staging_rule.name: (lb.staging_rule.frontend_port, lb.staging_rule.backend_port)},

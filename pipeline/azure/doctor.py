@@ -143,21 +143,45 @@ def _nsg(n) -> NsgFacts:
     return NsgFacts(n.name or "", tuple(rules))
 
 
+def _nic_nsg_ids(clients: Clients) -> list[str]:
+    """NSGs on the NIC configurations of the pipeline's scale sets (a flow passes the subnet's, then these)."""
+    s = clients.settings
+    ids: list[str] = []
+    for v in clients.compute.virtual_machine_scale_sets.list(s.resource_group):
+        if (v.tags or {}).get("managed-by") != MANAGED_BY:
+            continue
+        profile = v.virtual_machine_profile.network_profile if v.virtual_machine_profile else None
+        for nic in (profile.network_interface_configurations or []) if profile else []:
+            ref = nic.network_security_group.id if nic.network_security_group else None
+            if ref and ref.lower() not in (i.lower() for i in ids):
+                ids.append(ref)
+    return ids
+
+
 def nsgs(clients: Clients) -> tuple[NsgFacts, ...] | ReadError:
-    """The NSG on the app subnet (an empty tuple when there is none)."""
+    """The NSG on the app subnet, then those on the fleets' NIC configurations (empty when there is none)."""
     s = clients.settings
     subnet = _read(f"reading subnet {s.network.vnet}/{s.network.subnet}",
                    lambda: clients.network.subnets.get(s.resource_group, s.network.vnet, s.network.subnet))
     if isinstance(subnet, ReadError):
         return subnet
-    ref = subnet.network_security_group.id if subnet.network_security_group else None
-    if not ref:
+    on_subnet = subnet.network_security_group.id if subnet.network_security_group else None
+    if not on_subnet:
         return ()
-    parts = ref.split("/")
-    group = parts[parts.index("resourceGroups") + 1] if "resourceGroups" in parts else s.resource_group
-    found = _read(f"reading network security group {_name(ref)}",
-                  lambda: clients.network.network_security_groups.get(group, _name(ref)))
-    return found if isinstance(found, ReadError) else (_nsg(found),)
+    nic_ids = _read(f"listing the scale sets of {s.resource_group}", lambda: _nic_nsg_ids(clients))
+    if isinstance(nic_ids, ReadError):
+        return nic_ids
+    found: list[NsgFacts] = []
+    for ref in [on_subnet] + [i for i in nic_ids if i.lower() != on_subnet.lower()]:
+        parts = ref.split("/")
+        lowered = [p.lower() for p in parts]
+        group = parts[lowered.index("resourcegroups") + 1] if "resourcegroups" in lowered else s.resource_group
+        nsg = _read(f"reading network security group {_name(ref)}",
+                    lambda: clients.network.network_security_groups.get(group, _name(ref)))
+        if isinstance(nsg, ReadError):
+            return nsg
+        found.append(_nsg(nsg))
+    return tuple(found)
 
 
 def _nat(start, end, backend, pool=None) -> NatFacts:

@@ -182,7 +182,9 @@ def quota(f: Facts, w: Wanted) -> Check:
         return Check("quota", WARN, f"not checked: the vCPUs of {w.vm_size} are unknown (see vm-size)")
     sizes = {s.name.lower(): s for s in f.skus} if isinstance(f.skus, tuple) else {}
     fleets = f.fleets if isinstance(f.fleets, tuple) else ()
-    need = 2 * w.capacity * sku.vcpus
+    # stage copies the live fleet's capacity: size a release by the larger of that and capacity.default
+    per_fleet = max([w.capacity] + [fl.capacity for fl in fleets if fl.vm_size.lower() == w.vm_size.lower()])
+    need = 2 * per_fleet * sku.vcpus
     problems, said = [], []
     for usage in sorted((x for x in u if x.name in ("cores", sku.family)), key=lambda x: x.name != "cores"):
         own = sum(fl.capacity * (sizes[fl.vm_size.lower()].vcpus or 0) for fl in fleets
@@ -194,7 +196,8 @@ def quota(f: Facts, w: Wanted) -> Check:
             problems.append((usage, others + need))
     if not said:
         return Check("quota", WARN, f"not checked: no 'cores' or '{sku.family}' usage in {w.location}")
-    release = f"a release needs {need} vCPUs (live + staged: 2 x capacity.default {w.capacity} x {sku.vcpus})"
+    sized_by = f"capacity.default {w.capacity}" if per_fleet == w.capacity else f"the live fleet's {per_fleet}"
+    release = f"a release needs {need} vCPUs (live + staged: 2 x {sized_by} x {sku.vcpus})"
     if problems:
         usage, total = problems[0]
         return Check("quota", FAIL, f"{'; '.join(said)}; {release}",

@@ -83,6 +83,12 @@ def test_usages_count_the_scale_sets_of_the_region_and_limits_are_configurable(a
         cloud.cloud.compute.scale_sets.pop("elsewhere")
 
 
+def test_usages_of_a_region_azure_does_not_have_are_refused(arm):
+    with pytest.raises(HttpResponseError) as err:
+        list(arm.compute.usage.list("marsnorth"))
+    assert err.value.status_code == 400 and err.value.error.code == "NoRegisteredProviderFound"
+
+
 @pytest.mark.parametrize("body", [{"providers": {"Microsoft.Nope": "Registered"}},
                                   {"providers": {"Microsoft.Compute": "Maybe"}},
                                   {"skus": {"Standard_Z99": "QuotaId"}}, {"limits": {"cores": -1}},

@@ -171,6 +171,15 @@ def test_quota_counts_live_plus_staged_and_leaves_out_the_pipelines_own_fleets(w
     assert C.quota(facts, want).status == C.FAIL
 
 
+def test_quota_sizes_a_release_by_the_live_fleet_when_it_is_larger(want):
+    facts = replace(healthy(), fleets=(FleetUse("hello-1", "Standard_B2s", 5),),
+                    usages=(UsageFacts("cores", "Total Regional vCPUs", 10, 20),))
+    check = C.quota(facts, want)   # 2 x 5 x 2 = 20 needed, others use 0: fits exactly
+    assert check.status == C.PASS and "the live fleet's 5" in check.summary
+    facts = replace(facts, usages=(UsageFacts("cores", "Total Regional vCPUs", 11, 20),))
+    assert C.quota(facts, want).status == C.FAIL
+
+
 def test_quota_family_limit_counts_too(want):
     facts = replace(healthy(), usages=(UsageFacts("cores", "Total Regional vCPUs", 4, 100),
                                        UsageFacts("standardBSFamily", "Standard BS Family vCPUs", 4, 8)))

@@ -132,6 +132,9 @@ class SubscriptionBackend:
         return out
 
     # --- usages ---------------------------------------------------------------------------------------------
+    def knows_region(self, location: str) -> bool:
+        return key(location) in (key(r) for r in REGIONS)
+
     def usages(self, location: str) -> list[dict]:
         used = {name: 0 for name in self.limits}
         for ss in self.cloud.compute.scale_sets.values():

@@ -36,4 +36,8 @@ async def list_skus(req: ArmRequest) -> Reply:
 
 
 async def list_usages(req: ArmRequest) -> Reply:
-    return listing(req.cloud.subscription.usages(req.location))
+    subscription = req.cloud.subscription
+    if not subscription.knows_region(req.location):
+        raise ArmError(f"No registered resource provider found for location '{req.location}' and API version "
+                       f"'{req.api_version}' for type 'locations/usages'.", code="NoRegisteredProviderFound")
+    return listing(subscription.usages(req.location))

@@ -55,7 +55,7 @@ SUB_READER = ("grant the pipeline's principal Reader on the subscription to let 
 # --- credential and subscription ------------------------------------------------------------------------------
 def credential(f: Facts, w: Wanted) -> Check:
     if f.credential is None:
-        how = "the local cloud's token" if w.is_local else "DefaultAzureCredential"
+        how = "the local cloud's credential" if w.is_local else "DefaultAzureCredential"
         return Check("credential", PASS, f"{how} gave a token for Azure Resource Manager")
     fix = ("run `invoke local.up` (the local cloud's token is in .pipeline/local/cloud.json)" if w.is_local else
            "sign in: `az login` on a laptop; in CI workload identity (AZURE_CLIENT_ID, AZURE_TENANT_ID, "
@@ -66,12 +66,13 @@ def credential(f: Facts, w: Wanted) -> Check:
 def subscription(f: Facts, w: Wanted) -> Check:
     s = f.subscription
     if not isinstance(s, SubscriptionFacts):
-        fix = ("check subscription_id (or PIPELINE__SUBSCRIPTION_ID) and that the principal has a role in it"
-               if isinstance(s, ReadError) and s.status in (401, 403, 404) else "check the network and run again")
         if isinstance(s, ReadError) and s.status == 401:
-            fix = "the credential was refused: sign in again or check AZURE_TENANT_ID"
-        return Check("subscription", FAIL if s is not None else WARN, s.describe() if s else NOT_READ,
-                     fix if s is not None else "")
+            return Check("subscription", FAIL, s.describe(),
+                         "the credential was refused: sign in again, or check AZURE_TENANT_ID")
+        if isinstance(s, ReadError) and s.status == 404:
+            return Check("subscription", FAIL, s.describe(),
+                         "check subscription_id (or PIPELINE__SUBSCRIPTION_ID) and that the principal has a role in it")
+        return _unread("subscription", s, forbidden_fix=SUB_READER, fix="check the network and run again")
     said = f"{s.display_name} ({s.subscription_id}) is {s.state}"
     if s.state == "Enabled":
         return Check("subscription", PASS, said)

@@ -94,6 +94,11 @@ def test_an_unknown_subscription_fails_naming_the_setting(want):
     assert check.status == C.FAIL and "PIPELINE__SUBSCRIPTION_ID" in check.fix
 
 
+def test_a_subscription_read_the_role_does_not_reach_is_not_checked(want):
+    facts = replace(healthy(), subscription=ReadError("reading subscription", 403, "AuthorizationFailed"))
+    assert C.subscription(facts, want).status == C.WARN
+
+
 # --- providers, permissions -------------------------------------------------------------------------------------
 def test_an_unregistered_provider_fails_with_the_register_command(want):
     facts = replace(healthy(), providers={"Microsoft.Compute": "Registered", "Microsoft.Network": "NotRegistered",

@@ -52,6 +52,10 @@ LOCAL_SUBSCRIPTION = "from local cloud"
 LOCAL_STORAGE_ACCOUNT = "local"
 DEFAULT_LOCAL_CLOUD_FILE = Path(".pipeline/local/cloud.json")
 ENV_PREFIX = "PIPELINE__"
+LOCAL_STAGING_SOURCES = ("127.0.0.0/8",)  # the local cloud's clients are loopback addresses
+# Service tags a network security group rule may name as a source (Azure's spelling; "*" is any source).
+SOURCE_TAGS = ("*", "Internet", "VirtualNetwork", "AzureLoadBalancer", "AzureCloud", "AzureFrontDoor.Backend",
+               "AzureTrafficManager", "GatewayManager")
 
 
 # ---------------------------------------------------------------------------------------------- settings
@@ -116,6 +120,16 @@ class Network:
     vnet_prefixes: tuple[str, ...]
     subnet: str
     subnet_prefixes: tuple[str, ...]
+    # The network security group `invoke infra` keeps on the app subnet ("" = "<subnet>-nsg"). It opens the
+    # production rule's backend port to `allow_production_from`, and the staging rule's and the per-instance
+    # (NAT) backend ports to `allow_staging_from` only: CIDR prefixes or service tags (Internet, VirtualNetwork).
+    nsg: str = ""
+    allow_production_from: tuple[str, ...] = ("Internet",)
+    allow_staging_from: tuple[str, ...] = ()  # required on Azure (no default open to the Internet); local: loopback
+
+    @property
+    def nsg_name(self) -> str:
+        return self.nsg or f"{self.subnet}-nsg"
 
 
 @dataclass(frozen=True)
@@ -188,6 +202,11 @@ class Settings:
     @property
     def is_local(self) -> bool:
         return self.cloud == "local"
+
+    @property
+    def staging_sources(self) -> tuple[str, ...]:
+        """Who may reach the staging and per-instance ports: the setting, or loopback on the local cloud."""
+        return self.network.allow_staging_from or (LOCAL_STAGING_SOURCES if self.is_local else ())
 
 
 # Fields of Settings that are not keys of an environment table.
@@ -286,6 +305,9 @@ class _Loader:
         values = {}
         for f in fields:
             key = key_prefix + f.name
+            if f.name not in raw and f.default is not dataclasses.MISSING:
+                values[f.name] = f.default  # an optional key (its default is documented on the field)
+                continue
             if f.name not in raw:
                 raise self.error(key, "is missing", f"add it to [{(self.prefix + '.' + key_prefix).rstrip('.')}]")
             values[f.name] = self.convert(hints[f.name], raw[f.name], key)
@@ -445,6 +467,7 @@ def _validate(s: Settings, loader: _Loader) -> None:
         ("load_balancer.nat_pools.green.name", lb.nat_pools.green.name),
         ("network.vnet", s.network.vnet),
         ("network.subnet", s.network.subnet),
+        ("network.nsg", s.network.nsg_name),
     ]:
         name(key, value, "network")
     check(lb.backend_pools.blue != lb.backend_pools.green, "load_balancer.backend_pools", "names the same pool twice", "give blue and green different pools")
@@ -493,6 +516,8 @@ def _validate(s: Settings, loader: _Loader) -> None:
             except ValueError:
                 raise loader.error(key, f"has an invalid CIDR prefix {p!r}", "write e.g. '10.0.0.0/16'") from None
 
+    _validate_nsg(s, check)
+
     check(s.capacity.minimum >= 1, "capacity.minimum", "must be at least 1", "set 1 or more")
     check(s.capacity.default >= s.capacity.minimum, "capacity.default", f"({s.capacity.default}) is below capacity.minimum ({s.capacity.minimum})", "raise it or lower the minimum")
     check(s.keep_image_versions >= 1, "keep_image_versions", "must be at least 1 (the live image)", "set 1 or more")
@@ -505,3 +530,40 @@ def _validate(s: Settings, loader: _Loader) -> None:
         check(smoke.path.startswith("/"), f"{key}.path", f"must start with '/', got {smoke.path!r}", "write e.g. '/health'")
         check(100 <= smoke.expect_status <= 599, f"{key}.expect_status", f"is {smoke.expect_status}, not an HTTP status", "use e.g. 200")
         check(smoke.latency_ms >= 1, f"{key}.latency_ms", "must be at least 1", "give a budget in milliseconds")
+
+
+def source_problem(value: str) -> str | None:
+    """Why `value` is not a network security group source (a CIDR prefix, an address or a service tag)."""
+    if value in SOURCE_TAGS or re.fullmatch(r"AzureCloud\.[a-z0-9]+", value):
+        return None
+    if value.lower() in {t.lower() for t in SOURCE_TAGS}:
+        return f"{value!r} is spelled differently from the service tag Azure knows"
+    try:
+        ipaddress.ip_network(value, strict=True)
+        return None
+    except ValueError as err:
+        return f"{value!r} is neither a CIDR prefix nor a known service tag ({err})"
+
+
+def _validate_nsg(s: Settings, check) -> None:
+    """Sources must be prefixes or tags; staging must be closed on its own port (an NSG sees backend ports)."""
+    net, lb = s.network, s.load_balancer
+    check(bool(net.allow_production_from), "network.allow_production_from", "is empty",
+          'name who may reach production, e.g. ["Internet"]')
+    check(bool(s.staging_sources), "network.allow_staging_from",
+          "is missing: an Azure environment must say who may reach the staging and per-instance ports",
+          'list CIDR prefixes or service tags, e.g. ["203.0.113.0/24"] or ["VirtualNetwork"] (no default opens them '
+          "to the Internet)")
+    for key, sources in (("network.allow_production_from", net.allow_production_from),
+                         ("network.allow_staging_from", net.allow_staging_from)):
+        for value in sources:
+            problem = source_problem(value)
+            check(problem is None, key, f"has an invalid source: {problem}",
+                  f"write a CIDR prefix like '203.0.113.0/24' or one of {', '.join(SOURCE_TAGS)}")
+    production = lb.production_rule.backend_port
+    for key, port in [("load_balancer.staging_rule.backend_port", lb.staging_rule.backend_port),
+                      ("load_balancer.nat_pools.blue.backend_port", lb.nat_pools.blue.backend_port),
+                      ("load_balancer.nat_pools.green.backend_port", lb.nat_pools.green.backend_port)]:
+        check(port != production, key, f"is {port}, the production rule's backend port",
+              "use a port of its own (e.g. 8081, on which the app also listens): a network security group sees "
+              "backend ports, so a shared port would open staging to everyone production is open to")

@@ -1,7 +1,8 @@
 """The environment's base infrastructure as desired ARM bodies (pure; `steps/infra.py` applies them).
 
-Resource group, virtual network and subnet, public IP, load balancer (frontend, blue and green pools, health
-probe, production and staging rules, one inbound NAT pool per color), gallery and image definition.
+Resource group, network security group (pipeline/nsg.py), virtual network and subnet, public IP, load balancer
+(frontend, blue and green pools, health probe, production and staging rules, one inbound NAT pool per color),
+gallery and image definition.
 A team that owns this in Terraform or Bicep provides the same names instead (see the README).
 """
 
@@ -17,10 +18,24 @@ def resource_group(s: Settings) -> dict:
     return {"location": s.location, "tags": {"managed-by": "bluegreen-pipeline"}}
 
 
-def virtual_network(s: Settings) -> dict:
+def virtual_network(s: Settings, *, nsg_id: str | None = None) -> dict:
+    """The virtual network with the app subnet (and its network security group, pipeline/nsg.py)."""
+    subnet: dict = {"addressPrefix": s.network.subnet_prefixes[0]}
+    if nsg_id:
+        subnet["networkSecurityGroup"] = {"id": nsg_id}
     return {"location": s.location, "properties": {
         "addressSpace": {"addressPrefixes": list(s.network.vnet_prefixes)},
-        "subnets": [{"name": s.network.subnet, "properties": {"addressPrefix": s.network.subnet_prefixes[0]}}]}}
+        "subnets": [{"name": s.network.subnet, "properties": subnet}]}}
+
+
+SUBNET_READ_ONLY = ("provisioningState", "ipConfigurations", "ipConfigurationProfiles", "privateEndpoints",
+                    "resourceNavigationLinks", "serviceAssociationLinks", "purpose")
+
+
+def subnet_with_nsg(actual: dict, nsg_id: str) -> dict:
+    """An existing subnet (as read) with the network security group set; read-only members left out."""
+    props = {k: v for k, v in (actual.get("properties") or {}).items() if k not in SUBNET_READ_ONLY}
+    return {"properties": {**props, "networkSecurityGroup": {"id": nsg_id}}}
 
 
 def public_ip(s: Settings) -> dict:

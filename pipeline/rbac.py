@@ -62,6 +62,7 @@ N = "Microsoft.Network"
 VMSS = f"{C}/virtualMachineScaleSets"
 VM = f"{VMSS}/virtualMachines"
 LB = f"{N}/loadBalancers"
+NSG = f"{N}/networkSecurityGroups"
 RG = "Microsoft.Resources/subscriptions/resourceGroups"
 
 NO_ACTION: frozenset[str] = frozenset()
@@ -117,6 +118,18 @@ _ARM: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "Subnets_Get"): _one(f"{N}/virtualNetworks/subnets/read"),
     ("DELETE", "Subnets_Delete"): _one(f"{N}/virtualNetworks/subnets/delete"),
     ("GET", "Subnets_List"): _one(f"{N}/virtualNetworks/subnets/read"),
+    # --- network: security groups (a subnet or scale set that names one also needs its join action) --------
+    ("PUT", "NetworkSecurityGroups_CreateOrUpdate"): _one(f"{NSG}/write"),
+    ("GET", "NetworkSecurityGroups_Get"): _one(f"{NSG}/read"),
+    ("DELETE", "NetworkSecurityGroups_Delete"): _one(f"{NSG}/delete"),
+    ("GET", "NetworkSecurityGroups_List"): _one(f"{NSG}/read"),
+    ("GET", "NetworkSecurityGroups_ListAll"): _one(f"{NSG}/read"),
+    ("PUT", "SecurityRules_CreateOrUpdate"): _one(f"{NSG}/securityRules/write"),
+    ("GET", "SecurityRules_Get"): _one(f"{NSG}/securityRules/read"),
+    ("DELETE", "SecurityRules_Delete"): _one(f"{NSG}/securityRules/delete"),
+    ("GET", "SecurityRules_List"): _one(f"{NSG}/securityRules/read"),
+    ("GET", "DefaultSecurityRules_Get"): _one(f"{NSG}/defaultSecurityRules/read"),
+    ("GET", "DefaultSecurityRules_List"): _one(f"{NSG}/defaultSecurityRules/read"),
     # --- compute: scale sets ------------------------------------------------------------------------------
     ("PUT", "VirtualMachineScaleSets_CreateOrUpdate"): _one(f"{VMSS}/write"),
     ("PATCH", "VirtualMachineScaleSets_Update"): _one(f"{VMSS}/write"),

@@ -39,6 +39,21 @@ def configured(checks) -> list[Check]:
 class Target:
     name: str          # "staging frontend", "instance 3"
     base_url: str      # http://127.20.0.1:8081
+    hint: str = ""     # what to check when nothing answers (the port and the network security group)
+
+
+# How a port that a network security group closes looks to a client: a timeout (Azure drops the SYN; the local
+# cloud holds the connection unanswered), or a reset / refusal.
+NO_ANSWER = ("timed out", "TimeoutError", "ConnectionRefusedError", "ConnectionResetError", "RemoteDisconnected")
+
+
+def no_answer(error: str | None) -> bool:
+    return bool(error) and any(mark in error for mark in NO_ANSWER)
+
+
+def with_hint(failure: str | None, error: str | None, hint: str) -> str | None:
+    """A failure with nothing answered names what to check."""
+    return f"{failure}; {hint}" if failure and hint and no_answer(error) else failure
 
 
 @dataclass(frozen=True)
@@ -92,7 +107,8 @@ def run_checks(checks: list[Check], targets: list[Target], *, version: str, time
         target, check = job
         status, body, seconds, error = fetch(target.base_url + check.path, timeout_s=timeout_s)
         return Outcome(target, check, status, seconds,
-                       evaluate(check, status=status, body=body, seconds=seconds, error=error))
+                       with_hint(evaluate(check, status=status, body=body, seconds=seconds, error=error), error,
+                                 target.hint))
 
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs)))) as pool:
         return list(pool.map(one, jobs))

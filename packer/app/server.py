@@ -5,7 +5,10 @@ GET /health   200 {"status": "ok"} (or the code in a HEALTH_STATUS file next to 
 GET /version  {"version", "instance_id", "computer_name", "hostname"}
 GET /         a short text line with the version
 
-Environment: BIND_ADDRESS (default 0.0.0.0), PORT (default 8080), INSTANCE_ID, COMPUTER_NAME,
+Environment: BIND_ADDRESS (default 0.0.0.0), PORT (default 8080), EXTRA_PORTS (comma-separated ports served
+the same way: the staging rule's and the per-instance backend port, 8081 in pipeline.toml, so a network
+security group can open the production port to everyone and this one to the staging sources only), INSTANCE_ID,
+COMPUTER_NAME,
 APP_VERSION (used when there is no VERSION file next to this script), DRAIN_SECONDS (on SIGTERM, answer /health
 with 503 but keep serving this long, so the load balancer stops sending traffic before the app exits).
 """
@@ -94,6 +97,11 @@ def main() -> int:
 
     server = ThreadingHTTPServer((bind, port), Handler)
     server.daemon_threads = True
+    extra = [ThreadingHTTPServer((bind, int(p)), Handler)
+             for p in os.environ.get("EXTRA_PORTS", "").replace(" ", "").split(",") if p and int(p) != port]
+    for other in extra:
+        other.daemon_threads = True
+        threading.Thread(target=other.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
 
     drain_seconds = float(os.environ.get("DRAIN_SECONDS", "0") or 0)
 
@@ -107,18 +115,23 @@ def main() -> int:
 
         def shut_down() -> None:
             time.sleep(drain_seconds)
+            for other in extra:
+                other.shutdown()
             server.shutdown()
 
         threading.Thread(target=shut_down, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    sys.stdout.write(f"serving version {Handler.info['version']} on {bind}:{server.server_address[1]}\n")
+    ports = ", ".join(str(srv.server_address[1]) for srv in [server, *extra])
+    sys.stdout.write(f"serving version {Handler.info['version']} on {bind}:{ports}\n")
     sys.stdout.flush()
     try:
         server.serve_forever(poll_interval=0.2)
     finally:
         server.server_close()
+        for other in extra:
+            other.server_close()
     sys.stdout.write("stopped\n")
     sys.stdout.flush()
     return 0

@@ -82,6 +82,8 @@ Wants=network-online.target
 User=app
 Environment=BIND_ADDRESS=0.0.0.0
 Environment=PORT=8080
+# The staging rule's and the per-instance (NAT) backend port: the NSG opens it to allow_staging_from only.
+Environment=EXTRA_PORTS=8081
 # On stop, /health answers 503 this long (probe interval x threshold, plus margin) so the load balancer
 # takes the VM out of rotation before the app exits.
 Environment=DRAIN_SECONDS=15
@@ -98,5 +100,5 @@ WantedBy=multi-user.target
 UNIT
   systemctl daemon-reload
   systemctl enable app.service
-  echo "install-app: enabled app.service on port 8080"
+  echo "install-app: enabled app.service on ports 8080 (production, probe) and 8081 (staging, per instance)"
 fi

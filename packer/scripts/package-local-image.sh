@@ -20,7 +20,7 @@ cat > "$STAGING_DIR/image.json" <<JSON
 {
   "format": "pipeline-local-image/1",
   "entrypoint": ["python3", "opt/app/server.py"],
-  "env": {"APP_VERSION": "$APP_VERSION", "DRAIN_SECONDS": "3"},
+  "env": {"APP_VERSION": "$APP_VERSION", "DRAIN_SECONDS": "3", "EXTRA_PORTS": "8081"},
   "port": 8080,
   "health_path": "/health",
   "app_version": "$APP_VERSION",

@@ -27,6 +27,7 @@ class EmulatorOptions:
     vm_create_seconds: float = 0.0       # extra delay per instance before its process starts
     poll_ms: int = 100                   # poll delay the LRO replies advertise
     probe_time_scale: float = 0.2        # probe interval multiplier (Azure's minimum 5 s becomes 1 s)
+    nsg_drop_seconds: float = 20.0       # a flow an NSG refuses: held unanswered this long, then reset
     update_domains: int = 5
     fault_domains: int = 5
     # Where images are read from: Azurite (or any blob endpoint) the image VHD URIs point at.

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from pipeline import ledger as ledger_model
+from pipeline import nsg as nsg_plan
 from pipeline import smoke as checks
 from pipeline.azure import compute, gallery, network
 from pipeline.errors import NotReady, SmokeFailed
@@ -44,7 +45,9 @@ def targets(ctx: Context, fleet_name: str) -> list[checks.Target]:
     s, c = ctx.settings, ctx.clients
     lb = network.get_load_balancer(c, s.load_balancer.name)
     frontend = network.public_ip_address(c, s.load_balancer.frontend)
-    found = [checks.Target("staging frontend", f"http://{frontend}:{s.load_balancer.staging_rule.frontend_port}")]
+    hint = nsg_plan.no_answer_hint(s, staging=True)
+    found = [checks.Target("staging frontend", f"http://{frontend}:{s.load_balancer.staging_rule.frontend_port}",
+                           hint)]
     nat = network.nat_ports(lb)
     private = {b.ip_configuration_id.lower(): b.address
                for b in network.rule_health(c, s.load_balancer.staging_rule.name)}
@@ -57,7 +60,7 @@ def targets(ctx: Context, fleet_name: str) -> list[checks.Target]:
         else:
             raise NotReady(f"instance {instance.instance_id} of {fleet_name} has no NAT port and no address; "
                            f"re-run `invoke stage` to converge the fleet")
-        found.append(checks.Target(f"instance {instance.instance_id}", base))
+        found.append(checks.Target(f"instance {instance.instance_id}", base, hint))
     return found
 
 

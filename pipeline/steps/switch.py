@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from pipeline import bluegreen
+from pipeline import nsg as nsg_plan
 from pipeline import smoke as checks
 from pipeline.azure import network
 from pipeline.azure.errors import is_precondition_failed
@@ -99,7 +100,9 @@ def verify(ctx: Context, *, version: str, timeout_s: float, progress: Callable[[
             for check in wanted:
                 status, body, seconds, error = checks.fetch(base + check.path, timeout_s=5)
                 # latency budgets are for smoke; here only "which version answers" matters
-                reason = checks.evaluate(check, status=status, body=body, seconds=0.0, error=error)
+                reason = checks.with_hint(checks.evaluate(check, status=status, body=body, seconds=0.0,
+                                                          error=error), error,
+                                          nsg_plan.no_answer_hint(ctx.settings, staging=False))
                 if reason:
                     failure = f"{check.name} {base}{check.path}: {reason}"
                     break

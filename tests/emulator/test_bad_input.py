@@ -32,7 +32,8 @@ NAMES = {"resource_group": RG, "load_balancer": "lb", "pool": "pool", "rule": "r
          "frontend": "fe", "public_ip": "pip", "virtual_network": "vnet", "subnet": "default", "vmss": "vmss",
          "instance_id": "0", "nic": "nic1", "image": "img", "gallery": "gal", "gallery_image": "def",
          "version": "1.0.0", "namespace": "Microsoft.Compute", "location": "westeurope",
-         "operation_id": "00000000-0000-0000-0000-000000000000"}
+         "operation_id": "00000000-0000-0000-0000-000000000000", "network_security_group": "nsg",
+         "security_rule": "ssh", "default_security_rule": "DenyAllInBound"}
 ARM_CODE = re.compile(r"^[A-Z][A-Za-z0-9]+$")
 JSON_ERRORS = {"InvalidRequestContent", "InvalidRequestFormat"}
 
@@ -112,6 +113,11 @@ def ids(sub: str) -> dict[str, str]:
             "definition": f"{base}/Microsoft.Compute/galleries/gal/images/def"}
 
 
+SECURITY_RULE = {"protocol": "Tcp", "access": "Allow", "direction": "Inbound", "priority": 200,
+                 "sourceAddressPrefix": "Internet", "sourcePortRange": "*", "destinationAddressPrefix": "*",
+                 "destinationPortRange": "8080"}
+
+
 def valid_bodies(sub: str, blob_uri: str) -> dict[str, dict]:
     """A valid body per write operation: the base for wrong-type variants (sent to fresh names)."""
     i = ids(sub)
@@ -135,6 +141,9 @@ def valid_bodies(sub: str, blob_uri: str) -> dict[str, dict]:
                 "probe": {"id": i["lb"].replace("/lb", "/fuzz") + "/probes/pr"},
                 "protocol": "Tcp", "frontendPort": 81, "backendPort": 8080}}]}},
         "LoadBalancerBackendAddressPools_CreateOrUpdate": {"properties": {}},
+        "NetworkSecurityGroups_CreateOrUpdate": {"location": LOCATION, "properties": {"securityRules": [
+            {"name": "web", "properties": SECURITY_RULE}]}},
+        "SecurityRules_CreateOrUpdate": {"properties": {**SECURITY_RULE, "priority": 300}},
         "VirtualMachineScaleSets_CreateOrUpdate": vmss_body(i["image"], capacity=0, subnet=i["subnet"],
                                                             pools=[i["pool"]], location=LOCATION),
         "VirtualMachineScaleSets_Update": {"sku": {"capacity": 1}, "tags": {"a": "b"},
@@ -170,6 +179,8 @@ def world(emulator, azurite):
     arm.network.virtual_networks.begin_create_or_update(RG, "vnet", {"location": LOCATION, "properties": {
         "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
         "subnets": [{"name": "default", "properties": {"addressPrefix": "10.0.0.0/24"}}]}}).result()
+    arm.network.network_security_groups.begin_create_or_update(RG, "nsg", {"location": LOCATION, "properties": {
+        "securityRules": [{"name": "ssh", "properties": {**SECURITY_RULE, "destinationPortRange": "22"}}]}}).result()
     arm.network.public_ip_addresses.begin_create_or_update(RG, "pip", {
         "location": LOCATION, "sku": {"name": "Standard"}, "properties": {"publicIPAllocationMethod": "Static"}}).result()
     i = ids(sub)
@@ -362,7 +373,7 @@ MUST_REJECT = {
 }
 FRESH = {"resource_group": "rgfuzz", "load_balancer": "fuzz", "public_ip": "pipfuzz", "virtual_network": "vnetfuzz",
          "subnet": "fuzz", "pool": "fuzz", "image": "imgfuzz", "gallery": "galfuzz", "gallery_image": "deffuzz",
-         "version": "2.0.0", "vmss": "vmssfuzz"}
+         "version": "2.0.0", "vmss": "vmssfuzz", "network_security_group": "nsgfuzz", "security_rule": "fuzz"}
 
 
 def fresh_path(route, sub: str) -> str:
@@ -418,7 +429,8 @@ def test_unknown_members_where_azure_rejects_them(world, client):
     emu, bodies = world
     for operation in ("LoadBalancers_CreateOrUpdate", "PublicIPAddresses_CreateOrUpdate",
                       "VirtualNetworks_CreateOrUpdate", "Subnets_CreateOrUpdate",
-                      "LoadBalancerBackendAddressPools_CreateOrUpdate"):
+                      "LoadBalancerBackendAddressPools_CreateOrUpdate", "NetworkSecurityGroups_CreateOrUpdate",
+                      "SecurityRules_CreateOrUpdate"):
         route = next(r for r in arm_routes(emu) if r.operation == operation)
         path = fresh_path(route, client.subscription)
         for where in ("top", "properties"):

@@ -118,6 +118,10 @@ def group(arm, name: str, location: str = "westus") -> None:
 
 
 def subnet(arm, rg: str, vnet: str, name: str, location: str = "westus") -> str:
+    """A subnet, and the network security group the examples' NIC configurations name (a reference the local
+    cloud checks, as Azure does)."""
+    arm.network.network_security_groups.begin_create_or_update(rg, "myNetworkSecurityGroup", {
+        "location": location, "properties": {}}).result()
     network = arm.network.virtual_networks.begin_create_or_update(rg, vnet, {
         "location": location, "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
                                              "subnets": [{"name": name, "properties": {"addressPrefix": "10.0.0.0/24"}}]}}
@@ -240,7 +244,11 @@ def vm_model_from_example(vm: dict, *, image_id: str, subnet_id: str) -> dict:
     networkProfile; OS, storage, security and diagnostics profiles are the VM's own (Linux only, local image)."""
     props = copy.deepcopy(vm["properties"])
     network = props["networkProfileConfiguration"]
+    group_id = subnet_id.split("/providers/")[0] + "/providers/Microsoft.Network/networkSecurityGroups/" \
+        "myNetworkSecurityGroup"
     for nic in network["networkInterfaceConfigurations"]:
+        if nic["properties"].get("networkSecurityGroup"):  # it names an availability set: the one subnet() made
+            nic["properties"]["networkSecurityGroup"] = {"id": group_id}
         for ipc in nic["properties"]["ipConfigurations"]:
             ipc["properties"]["subnet"] = {"id": subnet_id}
             for name in ("loadBalancerBackendAddressPools", "loadBalancerInboundNatPools"):

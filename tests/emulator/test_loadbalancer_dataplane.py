@@ -16,6 +16,7 @@ import pytest
 
 from pipeline.emulator.runtime.members import Member
 from tests.emulator.test_network import lb_body, lb_id, public_ip, rule
+from tests.fixtures.network import open_subnet
 
 BACKEND_PORT = 18181
 
@@ -62,11 +63,13 @@ def backends(cloud):
         backend.close()
 
 
-def member(arm, backend: Backend, index: int) -> Member:
+def member(arm, backend: Backend, index: int, subnet_id: str = "", nsg_id: str = "") -> Member:
+    """A pool member in `subnet_id` (whose network security group lets flows in; without one a Standard load
+    balancer delivers nothing)."""
     vmss = f"/subscriptions/{arm.subscription_id}/resourceGroups/rg-test/providers/Microsoft.Compute/" \
            "virtualMachineScaleSets/web"
     return Member(f"{vmss}/virtualMachines/{index}/networkInterfaces/nic/ipConfigurations/ip", backend.address,
-                  f"rg-test/web/{index}", True)
+                  f"rg-test/web/{index}", True, subnet_id=subnet_id, nsg_id=nsg_id)
 
 
 def set_members(cloud, resource_id: str, members: list[Member]) -> None:
@@ -99,8 +102,10 @@ def web(arm, cloud, resource_group, backends):
     blue = [backends("blue-0"), backends("blue-1")]
     green = [backends("green-0")]
     pip = public_ip(arm)
-    set_members(cloud, f"{lb_id(arm)}/backendAddressPools/blue", [member(arm, b, i) for i, b in enumerate(blue)])
-    set_members(cloud, f"{lb_id(arm)}/backendAddressPools/green", [member(arm, green[0], 10)])
+    subnet = open_subnet(arm, resource_group)
+    set_members(cloud, f"{lb_id(arm)}/backendAddressPools/blue",
+                [member(arm, b, i, subnet) for i, b in enumerate(blue)])
+    set_members(cloud, f"{lb_id(arm)}/backendAddressPools/green", [member(arm, green[0], 10, subnet)])
     lb = arm.network.load_balancers.begin_create_or_update(
         resource_group, "lb", lb_body(arm, pip.id, probe_port=BACKEND_PORT,
                                       rules=[rule(arm, "web", 18080, "blue", backend_port=BACKEND_PORT)])).result()
@@ -175,10 +180,11 @@ def test_nat_pool_ports_reach_their_instance(arm, cloud, resource_group, backend
     servers = [backends(f"vm-{i}", port=2222) for i in range(3)]
     pip = public_ip(arm)
     nat_pool = f"{lb_id(arm)}/inboundNatPools/ssh"
-    set_members(cloud, nat_pool, [member(arm, s, i) for i, s in enumerate(servers)])
+    subnet = open_subnet(arm, resource_group)
+    set_members(cloud, nat_pool, [member(arm, s, i, subnet) for i, s in enumerate(servers)])
     arm.network.load_balancers.begin_create_or_update(resource_group, "lb", lb_body(arm, pip.id, nat=True)).result()
     assert [get(pip.ip_address, 50000 + i) for i in range(3)] == ["vm-0", "vm-1", "vm-2"]
-    set_members(cloud, nat_pool, [member(arm, servers[0], 0), member(arm, servers[2], 2)])  # vm-1 leaves
+    set_members(cloud, nat_pool, [member(arm, servers[0], 0, subnet), member(arm, servers[2], 2, subnet)])
     assert get(pip.ip_address, 50002) == "vm-2"  # indexes are stable: vm-2 keeps its port
     with pytest.raises(OSError):
         get(pip.ip_address, 50001)
@@ -207,6 +213,7 @@ def test_load_balancers_and_addresses_survive_a_restart(tmp_path, backends):
     with ThreadedEmulator(options) as emu:
         arm = build_clients(emu)
         arm.resources.resource_groups.create_or_update("rg-test", {"location": "westeurope"})
+        subnet = open_subnet(arm, "rg-test")
         pip = public_ip(arm)
         lb = arm.network.load_balancers.begin_create_or_update("rg-test", "lb", lb_body(
             arm, pip.id, rules=[rule(arm, "web", 18090, "blue", backend_port=BACKEND_PORT, probe=None)])).result()
@@ -225,7 +232,8 @@ def test_load_balancers_and_addresses_survive_a_restart(tmp_path, backends):
                                                              backend_port=BACKEND_PORT + 1, probe=None)]
             arm.network.load_balancers.begin_create_or_update("rg-test", "lb", body).result()
             set_members(emu, f"{lb_id(arm)}/backendAddressPools/blue",
-                        [Member("/x/ipConfigurations/ip", server.address, "rg-test/web/0", True)])
+                        [Member("/x/ipConfigurations/ip", server.address, "rg-test/web/0", True,
+                                subnet_id=subnet)])
             assert get(pip.ip_address, 18090) == "blue-0"
     finally:
         server.close()

@@ -23,6 +23,7 @@ import pytest
 from pipeline.emulator.server import ThreadedEmulator
 from tests.fixtures.images import app_version, http_get, vmss_body, wait_until
 from tests.fixtures.localcloud import StaticToken, build_clients, emulator_options
+from tests.fixtures.network import nsg_body
 
 RG = "rg-restart"
 LOCATION = "westeurope"
@@ -52,9 +53,13 @@ def build_world(arm, image_uri: str) -> None:
     """Group, vnet, public IP, load balancer (rule + probe), image and a scale set of 2 in the pool."""
     sub = arm.subscription_id
     arm.resources.resource_groups.create_or_update(RG, {"location": LOCATION})
+    # a Standard load balancer delivers nothing unless a network security group on the path allows it
+    nsg = arm.network.network_security_groups.begin_create_or_update(RG, "nsg", nsg_body(["Internet"], ["8080"])
+                                                                     ).result()
     vnet = arm.network.virtual_networks.begin_create_or_update(RG, "vnet", {"location": LOCATION, "properties": {
         "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
-        "subnets": [{"name": "default", "properties": {"addressPrefix": "10.0.0.0/24"}}]}}).result()
+        "subnets": [{"name": "default", "properties": {"addressPrefix": "10.0.0.0/24",
+                                                       "networkSecurityGroup": {"id": nsg.id}}}]}}).result()
     pip = arm.network.public_ip_addresses.begin_create_or_update(RG, "pip", {
         "location": LOCATION, "sku": {"name": "Standard"}, "properties": {"publicIPAllocationMethod": "Static"}}).result()
     lb = f"/subscriptions/{sub}/resourceGroups/{RG}/providers/Microsoft.Network/loadBalancers/lb"

@@ -38,9 +38,9 @@ def lb_facts(**changes) -> LoadBalancerFacts:
     base = LoadBalancerFacts(
         "lb-hello", "Standard", frozenset({"pool-blue", "pool-green"}),
         {"rule-production": RuleFacts(80, 8080, "pool-blue", "probe-health"),
-         "rule-staging": RuleFacts(8081, 8080, "pool-green", "probe-health")},
+         "rule-staging": RuleFacts(8081, 8081, "pool-green", "probe-health")},
         {"probe-health": ("Http", 8080, "/health")},
-        nat_pools={"nat-blue": NatFacts(50000, 50099, 8080), "nat-green": NatFacts(50100, 50199, 8080)})
+        nat_pools={"nat-blue": NatFacts(50000, 50099, 8081), "nat-green": NatFacts(50100, 50199, 8081)})
     return replace(base, **changes)
 
 
@@ -308,7 +308,7 @@ def test_packer_and_its_azure_plugin(want, version, plugin, local, status):
 # --- load balancer ----------------------------------------------------------------------------------------------
 def test_a_missing_rule_pool_probe_or_nat_fails_with_infra(want):
     lb = lb_facts(rules={"rule-production": RuleFacts(80, 8080, "pool-blue", "probe-health")},
-                  pools=frozenset({"pool-blue"}), nat_pools={"nat-blue": NatFacts(50000, 50099, 8080)})
+                  pools=frozenset({"pool-blue"}), nat_pools={"nat-blue": NatFacts(50000, 50099, 8081)})
     check = C.load_balancer(replace(healthy(), load_balancer=lb), want)
     assert check.status == C.FAIL and "invoke infra" in check.fix
     for part in ("rule rule-staging", "pool pool-green", "nat-green"):
@@ -319,14 +319,14 @@ def test_a_basic_load_balancer_or_a_rule_with_other_ports_fails(want):
     check = C.load_balancer(replace(healthy(), load_balancer=lb_facts(sku="Basic")), want)
     assert check.status == C.FAIL and "Standard" in check.fix
     rules = {"rule-production": RuleFacts(80, 9090, "pool-blue", "probe-health"),
-             "rule-staging": RuleFacts(8081, 8080, "pool-green", "probe-health")}
+             "rule-staging": RuleFacts(8081, 8081, "pool-green", "probe-health")}
     check = C.load_balancer(replace(healthy(), load_balancer=lb_facts(rules=rules)), want)
     assert check.status == C.FAIL and "80 -> 9090, not 80 -> 8080" in check.summary
 
 
 def test_nat_rules_v2_satisfy_per_instance_access(want):
-    lb = lb_facts(nat_pools={}, nat_rules={"nat-blue": NatFacts(50000, 50099, 8080, "pool-blue"),
-                                           "nat-green": NatFacts(50100, 50199, 8080, "pool-green")})
+    lb = lb_facts(nat_pools={}, nat_rules={"nat-blue": NatFacts(50000, 50099, 8081, "pool-blue"),
+                                           "nat-green": NatFacts(50100, 50199, 8081, "pool-green")})
     assert C.load_balancer(replace(healthy(), load_balancer=lb), want).status == C.PASS
 
 

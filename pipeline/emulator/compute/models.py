@@ -21,7 +21,7 @@ from .health import HealthProber
 from .images import ImageCatalog
 from .instances import InstanceRuntime
 from .scaleset_ops import Busy, ScaleSetOperations
-from .scalesets import ScaleSet, Vm, ip_configurations, referenced_ids, refs, under
+from .scalesets import ScaleSet, Vm, ip_configurations, nsg_of, referenced_ids, refs, subnet_of, under
 from .views import nic_id
 
 if TYPE_CHECKING:
@@ -51,7 +51,8 @@ class ComputeBackend(ScaleSetOperations, InstanceRuntime):
                         out.append(Member(
                             ip_configuration_id=f"{nic_id(ss, vm, nic['name'])}/ipConfigurations/{ipc['name']}",
                             address=vm.address or "", running=self.app_alive(ss, vm),
-                            instance_key=f"{ss.resource_group}/{ss.name}/{vm.instance_id}".lower()))
+                            instance_key=f"{ss.resource_group}/{ss.name}/{vm.instance_id}".lower(),
+                            subnet_id=subnet_of(ipc) or "", nsg_id=nsg_of(nic) or ""))
         return out
 
     def pool_members(self, pool_id: str) -> list[Member]:
@@ -60,6 +61,12 @@ class ComputeBackend(ScaleSetOperations, InstanceRuntime):
 
     def nat_members(self, nat_pool_id: str) -> list[Member]:
         return self._members("loadBalancerInboundNatPools", nat_pool_id)
+
+    def nics_with_nsg(self, nsg_id: str) -> list[str]:
+        """NIC ids of the instances whose applied model puts this network security group on a NIC."""
+        return [nic_id(ss, vm, nic["name"]) for ss in sorted(self.scale_sets.values(), key=lambda s: key(s.id))
+                for vm in ss.sorted_vms() for nic in (vm.model.get("networkProfile") or {}).get(
+                    "networkInterfaceConfigurations") or [] if same(nsg_of(nic) or "", nsg_id)]
 
     def scale_sets_using(self, resource_id: str) -> list[str]:
         """Scale sets whose model or any instance's applied model references the resource (an LB, pool, NAT pool,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ..core.errors import Conflict, InvalidParameter, ResourceNotFound
 from ..core.ids import key
 from . import validation as v
-from .scalesets import (ScaleSet, Vm, allocate_ids, canonical, ip_configurations, merge_patch, refs,
+from .scalesets import (ScaleSet, Vm, allocate_ids, canonical, ip_configurations, merge_patch, nsg_of, refs,
                         scale_in_victims, subnet_of)
 
 if TYPE_CHECKING:
@@ -114,6 +114,10 @@ class ScaleSetOperations:
                     continue
                 for ref in found(ipc):
                     check(ref)
+        require_nsg = getattr(network, "require_nsg", None)
+        for nic in (profile.get("networkProfile") or {}).get("networkInterfaceConfigurations") or []:
+            if require_nsg is not None and nsg_of(nic):
+                require_nsg(nsg_of(nic))
 
     def write_scale_set(self, subscription: str, resource_group: str, name: str, body: dict, *,
                         patch: bool) -> tuple[ScaleSet, bool, Plan]:

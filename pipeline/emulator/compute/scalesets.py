@@ -198,8 +198,14 @@ def subnet_of(ipc: dict) -> str | None:
     return ((ipc.get("properties") or {}).get("subnet") or {}).get("id")
 
 
+def nsg_of(nic: dict) -> str | None:
+    """The NIC configuration's networkSecurityGroup id."""
+    return (((nic.get("properties") or {}).get("networkSecurityGroup")) or {}).get("id")
+
+
 def referenced_ids(profile: dict) -> list[str]:
-    found = []
+    found = [n for nic in (profile.get("networkProfile") or {}).get("networkInterfaceConfigurations") or []
+             if (n := nsg_of(nic))]
     for _, ipc in ip_configurations(profile):
         subnet = subnet_of(ipc)
         if subnet:

@@ -104,6 +104,8 @@ SCALE_SET_SHAPES: dict[str, type] = {
     _VM + ".networkProfile.networkInterfaceConfigurations[].name": str,
     _VM + ".networkProfile.networkInterfaceConfigurations[].properties": dict,
     _VM + ".networkProfile.networkInterfaceConfigurations[].properties.primary": bool,
+    _VM + ".networkProfile.networkInterfaceConfigurations[].properties.networkSecurityGroup": dict,
+    _VM + ".networkProfile.networkInterfaceConfigurations[].properties.networkSecurityGroup.id": str,
     _VM + ".networkProfile.networkInterfaceConfigurations[].properties.ipConfigurations": list,
     _IPC: dict, _IPC + ".name": str, _IPC + ".properties": dict, _IPC + ".properties.primary": bool,
     _IPC + ".properties.subnet": dict, _IPC + ".properties.subnet.id": str,

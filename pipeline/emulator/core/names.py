@@ -16,7 +16,8 @@ _NETWORK = re.compile(r"^\w(?:[\w.-]{0,78}\w)?$")   # ends with a word character
 _COMPUTE = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,%d}[A-Za-z0-9_])?$")
 _SCALE_SET = re.compile(_COMPUTE.pattern % 62)
 _IMAGE = re.compile(_COMPUTE.pattern % 78)
-NETWORK_PARAMS = ("load_balancer", "public_ip", "virtual_network", "subnet", "pool")
+NETWORK_PARAMS = ("load_balancer", "public_ip", "virtual_network", "subnet", "pool", "network_security_group",
+                  "security_rule")
 
 
 def check(params: dict[str, str], name_param: str | None) -> None:

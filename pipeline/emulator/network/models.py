@@ -42,6 +42,9 @@ class NetworkBackend:
         self.extra_members: dict[str, list[Member]] = {}
         self.dataplane = DataPlane(self)
         self._frontends_seen: list[dict] | None = None
+        # Bumped by every write, delete and membership change: the data plane's NSG decisions are cached per
+        # generation, so a flow is evaluated once per connection and never per packet.
+        self.generation = 0
 
     # --- lookups ----------------------------------------------------------------------------------------
     @staticmethod
@@ -164,6 +167,52 @@ class NetworkBackend:
                                            f"referenced resource exists, and that both resources are in the same "
                                            f"region.")
 
+    def get_nsg_by_id(self, nsg_id: str) -> NetworkResource | None:
+        found = self.items.get(key((nsg_id or "").rstrip("/")))
+        return found if found and found.kind == "networkSecurityGroups" else None
+
+    def require_nsg(self, nsg_id: str, *, referenced_by: str | None = None) -> None:
+        """Compute and subnet writes call this for a `networkSecurityGroup` reference."""
+        if self.get_nsg_by_id(nsg_id) is None:
+            by = f" referenced by resource {referenced_by}" if referenced_by else ""
+            raise InvalidResourceReference(f"Resource {nsg_id}{by} was not found. Please make sure that the "
+                                           f"referenced resource exists, and that both resources are in the same "
+                                           f"region.")
+
+    def nsg_users(self, nsg_id: str) -> tuple[list[str], list[str]]:
+        """(subnet ids, scale-set NIC ids) that use a network security group."""
+        subnets = [vnet.child_id("subnets", s["name"]) for vnet in self.items.values()
+                   if vnet.kind == "virtualNetworks" for s in vnet.properties["subnets"]
+                   if key(((s["properties"].get("networkSecurityGroup") or {}).get("id") or "").rstrip("/"))
+                   == key(nsg_id)]
+        return subnets, self._compute("nics_with_nsg", nsg_id)
+
+    def groups_on_path(self, member: Member) -> list[tuple[str, list[dict]]]:
+        """The network security groups a flow to `member` crosses, subnet first, then NIC: (name, ordered
+        inbound rules). Read per decision; decisions are cached per generation (runtime/dataplane.py)."""
+        from .nsg import DEFAULT_RULES
+        from ..runtime.nsgeval import inbound_rules
+
+        ids = []
+        found = self.find_subnet(member.subnet_id) if member.subnet_id else None
+        if found:
+            ids.append((found[1]["properties"].get("networkSecurityGroup") or {}).get("id"))
+        ids.append(member.nsg_id)
+        groups = []
+        for nsg_id in ids:
+            nsg = self.get_nsg_by_id(nsg_id) if nsg_id else None
+            if nsg is not None:
+                groups.append((nsg.name, inbound_rules(nsg.properties["securityRules"], DEFAULT_RULES)))
+        return groups
+
+    def subnet_prefixes(self, subnet_id: str) -> tuple[str, ...]:
+        found = self.find_subnet(subnet_id) if subnet_id else None
+        if not found:
+            return ()
+        props = found[1]["properties"]
+        return tuple(([props["addressPrefix"]] if props.get("addressPrefix") else [])
+                     + list(props.get("addressPrefixes") or []))
+
     def require_backend_pool(self, pool_id: str, *, referenced_by: str | None = None) -> None:
         self._require_child(pool_id, "backendAddressPools", referenced_by)
 
@@ -172,6 +221,7 @@ class NetworkBackend:
 
     def membership_changed(self) -> None:
         """Compute calls this when instances join, leave, start or stop: listeners and probes follow."""
+        self.generation += 1
         self.dataplane.request_reconcile()
         self.cloud.changed()
 
@@ -228,6 +278,7 @@ class NetworkBackend:
     def begin(self, req: "ArmRequest", resource: NetworkResource) -> "Operation":
         """A write was accepted: new ETag, Updating, and an operation that completes it."""
         resource.touch("Updating")
+        self.generation += 1
         cloud = self.cloud
 
         async def work() -> None:
@@ -235,6 +286,7 @@ class NetworkBackend:
             if resource.kind == "loadBalancers":
                 await self.dataplane.first_probes(resource)
                 resource.serving = copy.deepcopy(resource.properties)
+                self.generation += 1
             resource.provisioning_state, resource.operation_url = "Succeeded", None
             await self.dataplane.reconcile()
             cloud.changed()
@@ -266,6 +318,7 @@ class NetworkBackend:
 
     def remove(self, resource: NetworkResource) -> None:
         self.items.pop(key(resource.id), None)
+        self.generation += 1
         for address in resource.addresses.values():
             self.cloud.addresses.frontends.release(address)
         if resource.kind == "loadBalancers":
@@ -295,6 +348,7 @@ class NetworkBackend:
         self.slots = {k: dict(v) for k, v in data.get("nat_slots", {}).items()}
         self.extra_members = {}
         self._frontends_seen = None
+        self.generation += 1
 
     async def start(self) -> None:
         await self.dataplane.start()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..core.request import ArmRequest, Reply, listing, no_content, ok
 from ..core.status import result_url
-from . import loadbalancer, vnet, writes
+from . import loadbalancer, nsg as nsgs, vnet, writes
 from .resources import NAMESPACE
 
 
@@ -207,3 +207,71 @@ async def subnet_delete(req: ArmRequest) -> Reply:
 async def subnet_list(req: ArmRequest) -> Reply:
     backend, network = _backend(req), _vnet(req)
     return listing([vnet.render_subnet(backend, network, s) for s in network.properties["subnets"]])
+
+
+# --- network security groups and their rules ---------------------------------------------------------------
+def _nsg(req: ArmRequest):
+    return _backend(req).require("networkSecurityGroups", req.subscription, req.resource_group,
+                                 req.network_security_group)
+
+
+def _render_nsg(req: ArmRequest):
+    return lambda nsg: nsgs.render(_backend(req), nsg)
+
+
+async def nsg_put(req: ArmRequest) -> Reply:
+    return _accepted_put(req, writes.put_network_security_group(_backend(req), req, req.json()), _render_nsg(req))
+
+
+async def nsg_get(req: ArmRequest) -> Reply:
+    return ok(nsgs.render(_backend(req), _nsg(req)))
+
+
+async def nsg_delete(req: ArmRequest) -> Reply:
+    return _accepted_delete(req, writes.delete_network_security_group(_backend(req), req))
+
+
+async def nsg_list(req: ArmRequest) -> Reply:
+    backend = _backend(req)
+    return listing([nsgs.render(backend, n)
+                    for n in backend.list("networkSecurityGroups", req.subscription, req.resource_group)])
+
+
+async def nsg_list_all(req: ArmRequest) -> Reply:
+    backend = _backend(req)
+    return listing([nsgs.render(backend, n) for n in backend.list("networkSecurityGroups", req.subscription)])
+
+
+def _render_security_rule(req: ArmRequest, nsg) -> dict:
+    return nsgs.render_rule(nsg, _backend(req).require_child(nsg, "securityRules", req.security_rule))
+
+
+async def security_rule_put(req: ArmRequest) -> Reply:
+    return _accepted_put(req, writes.put_security_rule(_backend(req), req, req.json()),
+                         lambda nsg: _render_security_rule(req, nsg))
+
+
+async def security_rule_get(req: ArmRequest) -> Reply:
+    return ok(_render_security_rule(req, _nsg(req)))
+
+
+async def security_rule_delete(req: ArmRequest) -> Reply:
+    return _accepted_delete(req, writes.delete_security_rule(_backend(req), req))
+
+
+async def security_rule_list(req: ArmRequest) -> Reply:
+    nsg = _nsg(req)
+    return listing([nsgs.render_rule(nsg, r) for r in nsg.properties["securityRules"]])
+
+
+async def default_security_rule_get(req: ArmRequest) -> Reply:
+    nsg = _nsg(req)
+    rule = next((r for r in nsgs.DEFAULT_RULES if r["name"].lower() == req.default_security_rule.lower()), None)
+    if rule is None:
+        _backend(req).require_child(nsg, "defaultSecurityRules", req.default_security_rule)
+    return ok(nsgs.render_rule(nsg, rule, "defaultSecurityRules"))
+
+
+async def default_security_rule_list(req: ArmRequest) -> Reply:
+    nsg = _nsg(req)
+    return listing([nsgs.render_rule(nsg, r, "defaultSecurityRules") for r in nsgs.DEFAULT_RULES])

@@ -70,9 +70,18 @@ PROPERTIES: dict[str, tuple[str, set[str], set[str]]] = {
                  "serviceEndpointPolicies", "serviceEndpoints", "serviceGateway", "sharingScope"},
                 {"provisioningState", "ipConfigurations", "ipConfigurationProfiles", "privateEndpoints",
                  "resourceNavigationLinks", "serviceAssociationLinks", "purpose"}),
+    "networkSecurityGroups": ("NetworkSecurityGroupPropertiesFormat", {"flushConnection", "securityRules"},
+                              {"provisioningState", "resourceGuid", "defaultSecurityRules", "networkInterfaces",
+                               "subnets", "flowLogs"}),
+    "securityRules": ("SecurityRulePropertiesFormat",
+                      {"access", "description", "destinationAddressPrefix", "destinationAddressPrefixes",
+                       "destinationApplicationSecurityGroups", "destinationPortRange", "destinationPortRanges",
+                       "direction", "priority", "protocol", "sourceAddressPrefix", "sourceAddressPrefixes",
+                       "sourceApplicationSecurityGroups", "sourcePortRange", "sourcePortRanges"},
+                      {"provisioningState"}),
 }
 TYPE_NAMES = {"loadBalancers": "LoadBalancer", "publicIPAddresses": "PublicIPAddress",
-              "virtualNetworks": "VirtualNetwork"}
+              "virtualNetworks": "VirtualNetwork", "networkSecurityGroups": "NetworkSecurityGroup"}
 # Child collections checked member by member (outboundRules are stored as sent: no data plane behind them).
 LB_CHILDREN = ("frontendIPConfigurations", "backendAddressPools", "loadBalancingRules", "probes",
                "inboundNatPools", "inboundNatRules")

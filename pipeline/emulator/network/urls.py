@@ -7,6 +7,7 @@ LB = NETWORK + "/loadBalancers/{load_balancer}"
 PIP = NETWORK + "/publicIPAddresses/{public_ip}"
 VNET = NETWORK + "/virtualNetworks/{virtual_network}"
 ALL = SUB + "/providers/Microsoft.Network"
+NSG = NETWORK + "/networkSecurityGroups/{network_security_group}"
 
 
 def routes():
@@ -48,4 +49,17 @@ def routes():
         route("GET", VNET + "/subnets/{subnet}", "Subnets_Get", n, r.subnet_get),
         route("DELETE", VNET + "/subnets/{subnet}", "Subnets_Delete", n, r.subnet_delete),
         route("GET", VNET + "/subnets", "Subnets_List", n, r.subnet_list),
+        route("PUT", NSG, "NetworkSecurityGroups_CreateOrUpdate", n, r.nsg_put),
+        route("GET", NSG, "NetworkSecurityGroups_Get", n, r.nsg_get),
+        route("DELETE", NSG, "NetworkSecurityGroups_Delete", n, r.nsg_delete),
+        route("GET", NETWORK + "/networkSecurityGroups", "NetworkSecurityGroups_List", n, r.nsg_list),
+        route("GET", ALL + "/networkSecurityGroups", "NetworkSecurityGroups_ListAll", n, r.nsg_list_all),
+        route("PUT", NSG + "/securityRules/{security_rule}", "SecurityRules_CreateOrUpdate", n,
+              r.security_rule_put),
+        route("GET", NSG + "/securityRules/{security_rule}", "SecurityRules_Get", n, r.security_rule_get),
+        route("DELETE", NSG + "/securityRules/{security_rule}", "SecurityRules_Delete", n, r.security_rule_delete),
+        route("GET", NSG + "/securityRules", "SecurityRules_List", n, r.security_rule_list),
+        route("GET", NSG + "/defaultSecurityRules/{default_security_rule}", "DefaultSecurityRules_Get", n,
+              r.default_security_rule_get),
+        route("GET", NSG + "/defaultSecurityRules", "DefaultSecurityRules_List", n, r.default_security_rule_list),
     ]

@@ -10,7 +10,7 @@ import copy
 from typing import TYPE_CHECKING
 
 from ..core.errors import ArmError, InUse
-from . import loadbalancer, schema, vnet
+from . import loadbalancer, nsg as nsgs, schema, vnet
 from .resources import NetworkResource, check_idle, check_preconditions, find
 
 if TYPE_CHECKING:
@@ -166,6 +166,8 @@ def put_virtual_network(backend: "NetworkBackend", req: "ArmRequest", body: dict
     cleaned = schema.clean_resource("virtualNetworks", body)
     _location_unchanged(existing, cleaned["location"])
     vnet.check_vnet(name, cleaned["properties"])
+    _subnet_nsg_refs(backend, backend.resource_id("virtualNetworks", req.subscription, req.resource_group, name),
+                     cleaned["properties"]["subnets"])
     if existing:
         _subnets_unused(backend, existing, [s for s in existing.properties["subnets"]
                                             if find(cleaned["properties"]["subnets"], s["name"]) is None])
@@ -192,6 +194,7 @@ def put_subnet(backend: "NetworkBackend", req: "ArmRequest", body: dict):
     ranges = [vnet._network(p, f"Virtual network '{network.name}'")
               for p in (network.properties.get("addressSpace") or {}).get("addressPrefixes") or []]
     vnet.check_subnets(network.name, ranges, subnets)
+    _subnet_nsg_refs(backend, network.id, [subnet])
     network.properties = {**network.properties, "subnets": subnets}
     return network, current is None, backend.begin(req, network)
 
@@ -207,3 +210,66 @@ def delete_subnet(backend: "NetworkBackend", req: "ArmRequest"):
     network.properties = {**network.properties, "subnets": [s for s in network.properties["subnets"]
                                                             if s is not current]}
     return backend.begin(req, network)
+
+
+def _subnet_nsg_refs(backend: "NetworkBackend", network_id: str, subnets: list[dict]) -> None:
+    """A subnet's networkSecurityGroup must exist (InvalidResourceReference)."""
+    for i, subnet in enumerate(subnets):
+        ref = schema.reference(subnet["properties"].get("networkSecurityGroup"),
+                               f"properties.subnets[{i}].properties.networkSecurityGroup")
+        if ref:
+            backend.require_nsg(ref, referenced_by=f"{network_id}/subnets/{subnet['name']}")
+            subnet["properties"]["networkSecurityGroup"] = {"id": ref}
+
+
+# --- network security groups --------------------------------------------------------------------------------
+def put_network_security_group(backend: "NetworkBackend", req: "ArmRequest", body: dict):
+    name = req.network_security_group
+    existing = _existing(backend, req, "networkSecurityGroups", name)
+    cleaned = nsgs.clean(body)
+    _location_unchanged(existing, cleaned["location"])
+    holder = existing or NetworkResource("networkSecurityGroups", req.subscription, req.resource_group, name,
+                                         cleaned["location"], {})
+    nsgs.RuleChecker(holder).check_all(cleaned["properties"]["securityRules"])
+    nsg, created = _apply(backend, req, existing, "networkSecurityGroups", name, cleaned, cleaned["properties"])
+    return nsg, created, backend.begin(req, nsg)
+
+
+def delete_network_security_group(backend: "NetworkBackend", req: "ArmRequest"):
+    nsg = _existing(backend, req, "networkSecurityGroups", req.network_security_group)
+    if nsg is None:
+        return None
+    subnets, nics = backend.nsg_users(nsg.id)
+    users = subnets + nics + [s for s in backend.scale_sets_using(nsg.id)]
+    if users:
+        raise InUse(f"Network security group {nsg.id} cannot be deleted because it is in use by the following "
+                    f"resources: {', '.join(dict.fromkeys(users))}. In order to delete the Network security group, "
+                    f"remove the association with the resource(s).", code="InUseNetworkSecurityGroupCannotBeDeleted")
+    return backend.begin_delete(req, nsg)
+
+
+def put_security_rule(backend: "NetworkBackend", req: "ArmRequest", body: dict):
+    nsg = backend.require("networkSecurityGroups", req.subscription, req.resource_group, req.network_security_group)
+    rules = nsg.properties["securityRules"]
+    current = find(rules, req.security_rule)
+    check_preconditions(req.headers, nsg.etag if current else None, f"security rule '{req.security_rule}'")
+    check_idle(nsg, req.route.operation)
+    rule = schema.clean_child("securityRules", {**body, "name": current["name"] if current else req.security_rule},
+                              "")
+    updated = [rule if r["name"].lower() == req.security_rule.lower() else r for r in rules]
+    updated += [] if current else [rule]
+    nsgs.RuleChecker(nsg).check_all(updated)
+    nsg.properties = {**nsg.properties, "securityRules": updated}
+    return nsg, current is None, backend.begin(req, nsg)
+
+
+def delete_security_rule(backend: "NetworkBackend", req: "ArmRequest"):
+    nsg = backend.require("networkSecurityGroups", req.subscription, req.resource_group, req.network_security_group)
+    current = find(nsg.properties["securityRules"], req.security_rule)
+    check_preconditions(req.headers, nsg.etag if current else None, f"security rule '{req.security_rule}'")
+    if current is None:
+        return None
+    check_idle(nsg, req.route.operation)
+    nsg.properties = {**nsg.properties, "securityRules": [r for r in nsg.properties["securityRules"]
+                                                          if r is not current]}
+    return backend.begin(req, nsg)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..core.ids import key
 from .forwarder import Listener, Target
+from .nsgeval import PROBE_SOURCE, Flow, path_verdict
 from .probes import Prober, ProbeSpec
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FIRST_PROBE_WAIT = 3.0   # seconds a write waits for its new members' first probe before it completes
+DECISIONS_KEPT = 4096    # cached NSG decisions per generation (a new generation starts empty)
 
 
 def _name(ref: dict | None) -> str | None:
@@ -46,7 +48,11 @@ class DataPlane:
         self.backend = backend
         self.listeners: dict[tuple[str, int], Listener] = {}
         self.bind_errors: dict[tuple[str, int], str] = {}
-        self.prober = Prober(time_scale=lambda: backend.cloud.options.probe_time_scale)
+        self.prober = Prober(time_scale=lambda: backend.cloud.options.probe_time_scale, admit=self.admit_probe)
+        self._decisions: dict[tuple, bool] = {}
+        self._decided_generation = -1
+        self._by_address: dict[str, "Member"] = {}
+        self.nsg_evaluations = 0   # flows evaluated (not served from the cache): per connection, never per packet
         self._round_robin: dict[str, itertools.count] = {}
         self._lock: asyncio.Lock | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -88,9 +94,77 @@ class DataPlane:
                 return member.address, pool["properties"]["backendPort"]
         return None
 
+    # --- network security groups (once per connection, cached per generation) ---------------------------
+    def _fresh(self) -> None:
+        if self._decided_generation != self.backend.generation or len(self._decisions) > DECISIONS_KEPT:
+            self._decisions.clear()
+            self._by_address = {}
+            self._decided_generation = self.backend.generation
+
+    def _member_at(self, address: str) -> "Member | None":
+        if not self._by_address:
+            for lb in self.backend.load_balancers():
+                for config in (lb.serving or {}, lb.properties):
+                    for collection, members in (("backendAddressPools", self.backend.pool_members),
+                                                ("inboundNatPools", self.backend.nat_members)):
+                        for child in config.get(collection, []):
+                            for member in members(lb.child_id(collection, child["name"])):
+                                self._by_address.setdefault(member.address, member)
+        return self._by_address.get(address)
+
+    def _decide(self, cache_key: tuple, flow: Flow, member: "Member | None", *, open_without_groups: bool,
+                what: str) -> bool:
+        groups = self.backend.groups_on_path(member) if member else []
+        verdict = path_verdict(groups, flow, open_without_groups=open_without_groups)
+        self.nsg_evaluations += 1
+        if not verdict.source_port_matters:
+            self._decisions[cache_key] = verdict.allowed
+        if not verdict.allowed:
+            log.info("%s from %s:%s to %s:%s dropped: %s", what, flow.source, flow.source_port, flow.destination,
+                     flow.destination_port, f"network security group {verdict.group} rule {verdict.rule or 'none'}"
+                     if verdict.group else verdict.rule)
+        return verdict.allowed
+
+    def admit(self, frontend: tuple[str, bool, bool], client: tuple[str, int], target: Target) -> bool:
+        """A connection through a rule or NAT mapping: (lb key, public frontend, Standard sku), the client's
+        (address, port), the backend's (address, port) after translation."""
+        self._fresh()
+        cache_key = (frontend, client[0], target)
+        cached = self._decisions.get(cache_key)
+        if cached is not None:
+            return cached
+        member = self._member_at(target[0])
+        _, public, standard = frontend
+        flow = Flow(source=client[0], source_port=client[1],
+                    tags=frozenset({"Internet"} if public else {"VirtualNetwork"}), destination=target[0],
+                    destination_port=target[1],
+                    destination_prefixes=self.backend.subnet_prefixes(member.subnet_id) if member else ())
+        return self._decide(cache_key, flow, member, open_without_groups=not standard, what="flow")
+
+    def admit_probe(self, address: str, spec: ProbeSpec) -> bool:
+        """A health probe from AzureLoadBalancer (168.63.129.16): allowed by the default rule
+        AllowAzureLoadBalancerInBound unless a rule of higher priority denies it; with no group, allowed."""
+        self._fresh()
+        cache_key = ("probe", address, spec.port)
+        cached = self._decisions.get(cache_key)
+        if cached is not None:
+            return cached
+        member = self._member_at(address)
+        flow = Flow(source=PROBE_SOURCE, source_port=0, tags=frozenset({"AzureLoadBalancer"}), destination=address,
+                    destination_port=spec.port,
+                    destination_prefixes=self.backend.subnet_prefixes(member.subnet_id) if member else ())
+        return self._decide(cache_key, flow, member, open_without_groups=True, what="probe")
+
+    def _frontend_context(self, lb: "NetworkResource", frontend: str | None) -> tuple[str, bool, bool]:
+        fe = _find((lb.serving or {}).get("frontendIPConfigurations", []), frontend)
+        public = bool(fe and fe["properties"].get("publicIPAddress"))
+        standard = str((lb.sku or {}).get("name", "Basic")).lower() == "standard"
+        return key(lb.id), public, standard
+
     # --- what should run -------------------------------------------------------------------------------
-    def desired_listeners(self) -> dict[tuple[str, int], tuple[str, object]]:
-        wanted: dict[tuple[str, int], tuple[str, object]] = {}
+    def desired_listeners(self) -> dict[tuple[str, int], tuple]:
+        """{(address, port): (name, pick, frontend context for admit)}."""
+        wanted: dict[tuple[str, int], tuple] = {}
         for lb in self.backend.load_balancers():
             config, lb_key = lb.serving, key(lb.id)
             if not config:
@@ -100,8 +174,9 @@ class DataPlane:
                 address = self.backend.frontend_address(lb, _name(p["frontendIPConfiguration"]))
                 if address and p["protocol"] in ("Tcp", "All"):
                     name = rule["name"].lower()
-                    wanted[(address, p["frontendPort"])] = (f"{lb.name}/{rule['name']}",
-                                                            lambda k=lb_key, n=name: self.pick_rule(k, n))
+                    wanted[(address, p["frontendPort"])] = (
+                        f"{lb.name}/{rule['name']}", lambda k=lb_key, n=name: self.pick_rule(k, n),
+                        self._frontend_context(lb, _name(p["frontendIPConfiguration"])))
             for pool in config["inboundNatPools"]:
                 p = pool["properties"]
                 address = self.backend.frontend_address(lb, _name(p["frontendIPConfiguration"]))
@@ -111,7 +186,8 @@ class DataPlane:
                 for index, member in self.backend.nat_slots(lb.child_id("inboundNatPools", pool["name"]), p):
                     wanted[(address, p["frontendPortRangeStart"] + index)] = (
                         f"{lb.name}/{pool['name']}.{index}",
-                        lambda k=lb_key, n=pool_name, i=member.instance_key: self.pick_nat(k, n, i))
+                        lambda k=lb_key, n=pool_name, i=member.instance_key: self.pick_nat(k, n, i),
+                        self._frontend_context(lb, _name(p["frontendIPConfiguration"])))
         return wanted
 
     def probe_targets(self, lbs=None) -> dict[tuple, tuple[str, ProbeSpec]]:
@@ -145,12 +221,14 @@ class DataPlane:
             for endpoint in list(self.bind_errors):
                 if endpoint not in wanted:
                     del self.bind_errors[endpoint]
-            for endpoint, (name, pick) in wanted.items():
+            for endpoint, (name, pick, frontend) in wanted.items():
+                admit = (lambda client, target, f=frontend: self.admit(f, client, target))
                 listener = self.listeners.get(endpoint)
                 if listener is not None:
-                    listener.pick, listener.name = pick, name
+                    listener.pick, listener.name, listener.admit = pick, name, admit
                     continue
-                listener = Listener(*endpoint, pick, name=name)
+                listener = Listener(*endpoint, pick, name=name, admit=admit,
+                                    drop_seconds=self.backend.cloud.options.nsg_drop_seconds)
                 try:
                     await listener.start()
                 except OSError as err:  # e.g. a port below 1024 without root, or one already taken

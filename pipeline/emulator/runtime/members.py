@@ -15,3 +15,5 @@ class Member:
     address: str               # the instance's own loopback address (its "private IP")
     instance_key: str          # "{resource group}/{scale set}/{instance id}", lower-case: stable across restarts
     running: bool              # its process is up (a stopped or dead VM is still a member, just unhealthy)
+    subnet_id: str = ""        # the ip configuration's subnet (its network security group is on the flow's path)
+    nsg_id: str = ""           # the NIC configuration's networkSecurityGroup, if any (second on the path)

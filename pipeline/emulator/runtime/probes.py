@@ -70,8 +70,10 @@ async def probe_once(address: str, spec: ProbeSpec, timeout: float) -> tuple[boo
 
 
 class Prober:
-    def __init__(self, *, time_scale: Callable[[], float]):
+    def __init__(self, *, time_scale: Callable[[], float],
+                 admit: Callable[[str, ProbeSpec], bool] = lambda address, spec: True):
         self._time_scale = time_scale
+        self._admit = admit   # network security groups on the member's path let the probe in
         self._tasks: dict[tuple, tuple[tuple, asyncio.Task]] = {}   # key -> ((address, spec), task)
         self._states: dict[tuple, ProbeState] = {}
         self._probed: dict[tuple, asyncio.Event] = {}
@@ -96,7 +98,12 @@ class Prober:
     async def _run(self, key: tuple, address: str, spec: ProbeSpec) -> None:
         while True:
             interval = max(0.01, spec.interval * self._time_scale())
-            ok, reason = await probe_once(address, spec, min(MAX_TIMEOUT, max(0.2, interval)))
+            timeout = min(MAX_TIMEOUT, max(0.2, interval))
+            if self._admit(address, spec):
+                ok, reason = await probe_once(address, spec, timeout)
+            else:  # dropped by a network security group: on Azure the probe times out
+                await asyncio.sleep(timeout)
+                ok, reason = False, f"The probe timed out after {timeout:.1f} s."
             state = self._states.get(key)
             if state is None:
                 return

@@ -154,10 +154,12 @@ def demo(c, env="local"):
         cli.run(lambda: _step("release.demo")(ctx, progress=cli.progress, recorded=cli.recorded_release(ctx)))
 
 
-@task(help={"json": JSON})
-def local_up(c, json=False):
+@task(help={"json": JSON,
+            "role": "enforce this RBAC role definition, e.g. deploy/azure-role.json: requests it does not grant "
+                    "get Azure's 403 (default PIPELINE_LOCAL_ROLE; unset: every action allowed)"})
+def local_up(c, json=False, role=None):
     """Start the local cloud (Azurite + ARM emulator) in the background and create its base infrastructure."""
-    cli.run(lambda: cli.local_up(progress=cli.progress), as_json=json)
+    cli.run(lambda: cli.local_up(role=role, progress=cli.progress), as_json=json)
 
 
 @task

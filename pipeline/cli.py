@@ -172,14 +172,15 @@ class _Lines:
         return self._data
 
 
-def local_up(*, env: str = "local", progress: Callable[[str], None] = progress) -> _Lines:
+def local_up(*, env: str = "local", role: str | None = None, progress: Callable[[str], None] = progress) -> _Lines:
     from pipeline.local import cloud as local_cloud
     from pipeline.local.cloudfile import read_cloud_file
     from pipeline.steps.infra import ensure_infra
 
     paths = local_cloud.LocalPaths()
+    local_cloud.role_argv(role or os.environ.get("PIPELINE_LOCAL_ROLE"))   # a bad role file: exit 2, nothing started
     progress("starting the local cloud (Azurite + ARM emulator)")
-    local_cloud.up(paths)
+    local_cloud.up(paths, role_file=role)
     with context(env=env) as ctx:
         result = ensure_infra(ctx)
         progress(result.summary)

@@ -23,11 +23,10 @@ section "Permission for tracking async status"): the `Azure-AsyncOperation` / `L
 `/subscriptions/{id}/providers/Microsoft.Compute/locations/{loc}/operations/{id}` (compute: status, and with
 `monitor=true` the result), `.../Microsoft.Network/locations/{loc}/operations/{id}` (status) and
 `.../operationResults/{id}` (result); polling them needs `Microsoft.Compute/locations/operations/read`,
-`Microsoft.Network/locations/operations/read` and `Microsoft.Network/locations/operationResults/read`, which
-Azure evaluates at the resource group the caller's role is assigned on.
+`Microsoft.Network/locations/operations/read` and `Microsoft.Network/locations/operationResults/read`.
 
-What the emulator cannot check: AZURE_ONLY_ACTIONS (what only an Azure run does), and Blob storage (Azurite) is not behind the ARM emulator. STORAGE_ACTIONS and
-STORAGE_DATA_ACTIONS list what the ledger, the release lock and the package upload use; they are written down
+What the emulator cannot check is written down by hand: AZURE_ONLY_ACTIONS (what only an Azure run does, with
+why), and Blob storage (Azurite is not behind the ARM emulator): STORAGE_ACTIONS and STORAGE_DATA_ACTIONS list what the ledger, the release lock and the package upload use; they are written down
 here by hand from pipeline/azure/storage.py and pipeline/lock.py.
 """
 

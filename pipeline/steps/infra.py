@@ -55,7 +55,8 @@ def ensure_infra(ctx: Context) -> InfraResult:
             with azure_call(f"creating {label}"):
                 create()
 
-    step(lambda: c.resources.resource_groups.check_existence(rg), f"resource group {rg}",
+    # A GET, not HEAD (check_existence): a refused HEAD has no body, so a 403 could not say which action is missing.
+    step(lambda: _exists(lambda: c.resources.resource_groups.get(rg)), f"resource group {rg}",
          lambda: c.resources.resource_groups.create_or_update(rg, infra.resource_group(s)))
     group_exists = ctx.dry_run is False or not actions
     if group_exists:

@@ -120,7 +120,6 @@ def test_operation_urls_take_azures_shapes(arm, cloud, resource_group):
     assert status == 201
     assert re.search(r"/subscriptions/[^/]+/providers/Microsoft.Network/locations/westeurope/operations/[0-9a-f-]+"
                      r"\?api-version=2026-03-01$", headers["Azure-AsyncOperation"])
-    status, headers, _ = raw(arm, "DELETE", f"{path}/publicIPAddresses/other?api-version=2026-03-01")
     status, headers, _ = raw(arm, "POST", f"{path}/loadBalancers/lb/loadBalancingRules/web/health"
                                           f"?api-version=2026-03-01")
     assert status == 202
@@ -200,3 +199,30 @@ def test_reset_puts_back_the_role_the_emulator_started_with(arm, cloud):
     assert control(cloud, "GET", "role")["enforcing"] is True
     control(cloud, "POST", "reset")
     assert control(cloud, "GET", "role") == {"enforcing": False, "role": None}
+
+
+def test_the_pipeline_reports_a_refusal_in_one_line_naming_the_action(arm, cloud, resource_group, managed_image):
+    from pipeline.azure.errors import azure_call
+    from pipeline.errors import AzureError
+
+    image_id = managed_image()
+    subnet = make_subnet(arm, resource_group)
+    with enforced_role(cloud, {"Actions": ["Microsoft.Compute/*", RG_READ]}):
+        with pytest.raises(AzureError) as denied:
+            with azure_call("reading load balancer lb"):
+                arm.network.load_balancers.get(resource_group, "lb")
+        with pytest.raises(AzureError) as linked:
+            with azure_call("creating scale set web"):
+                arm.compute.virtual_machine_scale_sets.begin_create_or_update(
+                    resource_group, "web", vmss_body(image_id, capacity=1, subnet=subnet)).result()
+    lb = f"/subscriptions/{arm.subscription_id}/resourceGroups/{resource_group}/providers/Microsoft.Network/" \
+         f"loadBalancers/lb"
+    assert str(denied.value) == (
+        f"reading load balancer lb: 403 AuthorizationFailed: the pipeline's identity may not perform "
+        f"Microsoft.Network/loadBalancers/read on {lb}; give it the role in deploy/azure-role.json on the resource "
+        f"group (or add the action to the role) and run the step again")
+    assert denied.value.exit_code == 3
+    assert str(linked.value).startswith("creating scale set web: 403 LinkedAuthorizationFailed: the pipeline's "
+                                        "identity may not perform Microsoft.Network/virtualNetworks/subnets/join/action"
+                                        f" on {subnet};")
+    assert "\n" not in str(linked.value)

@@ -93,20 +93,20 @@ def role_argv(role_file: str | Path | None) -> list[str]:
 
 def up(paths: LocalPaths = LocalPaths(), *, timeout_s: float = 60, role_file: str | Path | None = None) -> LocalCloud:
     """Start Azurite and the emulator (enforcing `role_file`, else PIPELINE_LOCAL_ROLE, when set)."""
-    role_argv = role_argv(role_file or os.environ.get("PIPELINE_LOCAL_ROLE"))
+    role_args = role_argv(role_file or os.environ.get("PIPELINE_LOCAL_ROLE"))
     paths.root.mkdir(parents=True, exist_ok=True)
     azurite = start_azurite(port=paths.blob_port, location=paths.root / "azurite")
     pid_file = paths.root / EMULATOR_PID
     if _alive(_pid(pid_file)) and _emulator_answers(paths.cloud_file):
         log.info("the local cloud already runs (pid %s)", _pid(pid_file))
-        if role_argv:
+        if role_args:
             log.warning("the local cloud already runs: its role is unchanged; `invoke local.down` first to "
-                        "start it enforcing %s", role_argv[1])
+                        "start it enforcing %s", role_args[1])
         return read_cloud_file(paths.cloud_file)
     env = {**os.environ, "EMULATOR_BLOB_CONNECTION_STRING": azurite.connection_string}
     argv = [sys.executable, "-m", "pipeline.emulator", "--state-dir", str(paths.state_dir),
             "--cloud-file", str(paths.cloud_file), "--port", str(paths.arm_port),
-            "--loopback-block", str(paths.loopback_block), *role_argv]
+            "--loopback-block", str(paths.loopback_block), *role_args]
     paths.cloud_file.unlink(missing_ok=True)
     with (paths.root / EMULATOR_LOG).open("ab") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,

@@ -231,7 +231,7 @@ def nsg(f: Facts, w: Wanted) -> Check:
                      f"add an Allow rule for each (or run `invoke infra --env {w.environment}`), or change "
                      f"{first} / network.allow_staging_from to the sources you mean")
     flows = "; ".join(f"{fl.purpose} port {fl.port} from {', '.join(fl.sources)}" for fl in w.flows)
-    if not any(fl.purpose == "staging" for fl in w.flows):
+    if not any(fl.purpose.startswith("staging") for fl in w.flows):
         return Check("nsg", WARN, f"{names} lets in {flows}; staging and per-instance ports not checked",
                      "set network.allow_staging_from to the addresses smoke tests run from")
     return Check("nsg", PASS, f"{names} lets in {flows}")

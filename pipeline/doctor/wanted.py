@@ -103,7 +103,10 @@ def wanted(s: Settings, *, role_actions: tuple[str, ...] = (), role_data_actions
     # one flow per (port, sources): the staging and per-instance flows often share the app's port
     unique: dict[tuple[int, tuple[str, ...]], Flow] = {}
     for f in flows:
-        unique.setdefault((f.port, f.sources), f)
+        seen = unique.get((f.port, f.sources))
+        purpose = f.purpose if seen is None else (seen.purpose if f.purpose.split(" ")[0] in seen.purpose
+                                                   else f"{seen.purpose} + {f.purpose.split(' ')[0]}")
+        unique[(f.port, f.sources)] = Flow(purpose, f.port, f.sources, (seen or f).setting)
     return Wanted(
         environment=s.environment, is_local=s.is_local, resource_group=s.resource_group, location=s.location,
         vm_size=s.vm_size, capacity=s.capacity.default,

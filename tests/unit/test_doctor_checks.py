@@ -243,6 +243,15 @@ def test_both_nsgs_on_the_path_must_allow():
     assert nsgflow.evaluate_path((allow, closed), port=8080, source="Internet") == (False, "nic-nsg/DenyAllInBound")
 
 
+def test_staging_and_per_instance_flows_on_one_port_are_checked_once():
+    s = load_settings(path=REPO / "pipeline.toml", environment="local", environ={})
+    flows = wanted(s).flows
+    assert [f.purpose for f in flows] == ["production", "staging + per-instance"]
+    nsg = NsgFacts("nsg", (rule("p", 100, "Allow", ["Internet"], ports=(str(flows[0].port),)),
+                           rule("s", 110, "Allow", ["127.0.0.0/8"], ports=(str(flows[1].port),))))
+    assert C.nsg(replace(healthy(), nsgs=(nsg,)), wanted(s)).status == C.PASS
+
+
 def test_without_staging_sources_the_nsg_check_warns(want):
     facts = healthy()
     check = C.nsg(facts, replace(want, flows=want.flows[:1]))

@@ -115,7 +115,8 @@ def permissions(f: Facts, w: Wanted) -> Check:
             return Check("permissions", FAIL, p.describe(),
                          f"create the resource group {w.resource_group} in {w.location} (or fix resource_group)")
         return _unread("permissions", p, forbidden_fix="doctor lists the caller's permissions with "
-                       "Microsoft.Authorization/permissions/read: assign the role of deploy/azure-role.json (or Reader)",
+                       "Microsoft.Authorization/permissions/read: assign the role of deploy/azure-role.json "
+                       "(or Reader)",
                        fix="check the network and run again")
     missing = [a for a in w.role_actions if not _granted(p, a, data=False)]
     missing_data = [a for a in w.role_data_actions if not _granted(p, a, data=True)]
@@ -162,7 +163,8 @@ def vm_size(f: Facts, w: Wanted) -> Check:
                      f"request access to the size (Azure support: 'VM size not available') or {pick}")
     if w.security_type == "TrustedLaunch" and sku.trusted_launch_disabled:
         return Check("vm-size", FAIL, f"{w.vm_size} does not support Trusted Launch",
-                     "pick a size that does (Gen2, not TrustedLaunchDisabled) or set fleet.security_type = \"Standard\"")
+                     "pick a size that does (Gen2, not TrustedLaunchDisabled) or set "
+                     "fleet.security_type = \"Standard\"")
     definition = f.image_definition
     if isinstance(definition, ImageDefinitionFacts) and sku.generations and \
             definition.hyper_v_generation not in sku.generations:

@@ -241,15 +241,18 @@ def gallery(clients: Clients) -> GalleryFacts | ReadError:
 
 # --- storage ----------------------------------------------------------------------------------------------------
 def container_exists(clients: Clients, name: str) -> bool | ReadError:
+    """Lists at most one blob: List Blobs needs only the role's data action containers/blobs/read (Get Container
+    Properties would need containers/read, which the role does not hold). A missing container is 404."""
     from azure.core.exceptions import ResourceNotFoundError
 
     def get() -> bool:
         try:
-            clients.blob.get_container_client(name).get_container_properties()
+            pages = clients.blob.get_container_client(name).list_blobs(results_per_page=1).by_page()
+            next(pages, None)
             return True
         except ResourceNotFoundError:
             return False
-    return _read(f"reading container {name}", get)
+    return _read(f"listing container {name}", get)
 
 
 def read_facts(clients: Clients, *, packer: PackerFacts | None = None) -> Facts:

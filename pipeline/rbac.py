@@ -26,8 +26,8 @@ section "Permission for tracking async status"): the `Azure-AsyncOperation` / `L
 `Microsoft.Network/locations/operations/read` and `Microsoft.Network/locations/operationResults/read`.
 
 What the emulator cannot check is written down by hand: AZURE_ONLY_ACTIONS (what only an Azure run does, with
-why), and Blob storage (Azurite is not behind the ARM emulator): STORAGE_ACTIONS and STORAGE_DATA_ACTIONS list what the ledger, the release lock and the package upload use; they are written down
-here by hand from pipeline/azure/storage.py and pipeline/lock.py.
+why), and Blob storage (Azurite is not behind the ARM emulator): STORAGE_ACTIONS and STORAGE_DATA_ACTIONS list
+what the ledger, the release lock and the package upload use, from pipeline/azure/storage.py and pipeline/lock.py.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -298,6 +299,7 @@ _ROLE_KEYS = {"name": "Name", "id": "Id", "iscustom": "IsCustom", "description":
 _ACTION_TEXT = re.compile(r"^(\*|[A-Za-z0-9.*-]+(/[A-Za-z0-9.*_-]+)*)$")
 
 
+@lru_cache(maxsize=1024)
 def _pattern(action: str) -> re.Pattern:
     return re.compile("^" + ".*".join(re.escape(part) for part in action.split("*")) + "$", re.IGNORECASE)
 

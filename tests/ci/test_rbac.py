@@ -87,7 +87,8 @@ def test_linked_access_checks_come_from_what_a_body_references():
         "backendAddressPools": [{"name": "blue", "properties": {"backendIPConfigurations": [
             {"id": f"{vmss}/virtualMachines/0/networkInterfaces/nic/ipConfigurations/ip"}]}}],
         "loadBalancingRules": [{"name": "web", "properties": {
-            "backendAddressPool": {"id": f"{lb}/backendAddressPools/blue"}, "probe": {"id": f"{lb.upper()}/probes/x"}}}]}}
+            "backendAddressPool": {"id": f"{lb}/backendAddressPools/blue"},
+            "probe": {"id": f"{lb.upper()}/probes/x"}}}]}}
     assert rbac.linked_actions(lb_body, lb) == {
         "Microsoft.Network/publicIPAddresses/join/action": [f"{sub}/Microsoft.Network/publicIPAddresses/pip"]}
 

@@ -161,8 +161,9 @@ class Cloud:
 
 
 @contextlib.contextmanager
-def local_cloud(root: Path) -> Iterator[Cloud]:
-    """Start a local cloud under `root` on free ports and a free loopback block; stop it afterwards."""
+def local_cloud(root: Path, *, role_file: Path | None = None) -> Iterator[Cloud]:
+    """Start a local cloud under `root` on free ports and a free loopback block (enforcing `role_file` when
+    given); stop it afterwards."""
     from pipeline.local import cloud as local
 
     paths = local.LocalPaths(root=root / "cloud", arm_port=free_port(), blob_port=free_port(),
@@ -174,7 +175,7 @@ def local_cloud(root: Path) -> Iterator[Cloud]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPELINE_", "PIPELINE__"))}
     env.update(PIPELINE_LOCAL_CLOUD=str(paths.cloud_file.absolute()), PIPELINE_ACTOR=ACTOR)
     try:
-        local.up(paths)
+        local.up(paths, role_file=role_file)
         yield Cloud(root=root, workspace=workspace, paths=paths, env=env)
     finally:
         local.down(paths)

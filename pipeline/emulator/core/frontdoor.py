@@ -1,8 +1,8 @@
 """The one aiohttp handler every ARM request goes through.
 
 Order, as Azure applies it: read the whole body (an early error must not corrupt the keep-alive stream),
-authenticate, route, check the api-version, authorize (RBAC, when a role is enforced), inject faults, call the handler, then add the headers every ARM
-reply carries (request ids, rate-limit counts) and count the request.
+authenticate, route, check the api-version, authorize (RBAC: core/authorization.py), inject faults, call the
+handler, then add the headers every ARM reply carries (request ids, rate-limit counts) and count the request.
 """
 
 from __future__ import annotations

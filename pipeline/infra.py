@@ -89,6 +89,20 @@ def missing_parts(actual: dict, desired: dict) -> dict[str, list[str]]:
     return missing
 
 
+def backend_port_drift(actual: dict, desired: dict) -> list[str]:
+    """Existing rules and NAT pools whose backend port differs from the settings (infra never changes them, and
+    the network security group opens ports by the settings): one line each."""
+    drift = []
+    for kind in ("loadBalancingRules", "inboundNatPools"):
+        wanted = {c["name"].lower(): c["properties"]["backendPort"] for c in desired["properties"][kind]}
+        for child in actual.get("properties", {}).get(kind, []):
+            port = (child.get("properties") or {}).get("backendPort")
+            want = wanted.get(child.get("name", "").lower())
+            if want is not None and port != want:
+                drift.append(f"{child['name']} sends to backend port {port}, the settings say {want}")
+    return drift
+
+
 def with_missing_parts(actual: dict, desired: dict) -> dict:
     """`actual` plus the children it lacks (existing children are kept exactly as they are)."""
     import copy

@@ -73,6 +73,9 @@ def ensure_infra(ctx: Context) -> InfraResult:
             if not ctx.dry_run:
                 put_load_balancer(c, desired, if_match=None)
         else:
+            for line in infra.backend_port_drift(actual, desired):
+                log.warning("load balancer %s: %s; the network security group opens ports by the settings, so "
+                            "update that rule's backend port (infra does not change existing rules)", lb_name, line)
             missing = infra.missing_parts(actual, desired)
             if missing:
                 parts = ", ".join(f"{kind} {', '.join(names)}" for kind, names in missing.items())

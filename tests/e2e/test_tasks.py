@@ -87,6 +87,8 @@ def test_bad_flags_and_configuration_exit_2_before_anything_runs(cloud, infra):
         (("status", "--env", "nope"), {}, r"unknown environment 'nope' \(known: .*local"),
         (("promote", "--set", "capacity.default"), {}, r"is not KEY=VALUE"),
         (("stage", "--image-version", "1.0.0", "--set", "no_such.key=1"), {}, r"no_such.* not a known key"),
+        (("infra",), {"PIPELINE__NETWORK__ALLOW_STAGING_FROM": "10.0.0.0/8,anywhere"},
+         r"network\.allow_staging_from has an invalid source: 'anywhere'.*PIPELINE__NETWORK__ALLOW_STAGING_FROM"),
     ]
     for args, env, pattern in cases:
         unrecorded(cloud, *args, env=env).failed(2, pattern)

@@ -81,6 +81,7 @@ def test_security_rules_as_child_resources(arm, resource_group):
     ({"priority": 4097}, "SecurityRuleInvalidPriority"),
     ({"sourceAddressPrefix": "any"}, "SecurityRuleInvalidAddressPrefix"),
     ({"sourceAddressPrefix": "10.0.0.0/33"}, "SecurityRuleInvalidAddressPrefix"),
+    ({"sourceAddressPrefix": "50.206.209.68/27"}, "SecurityRuleInvalidAddressPrefix"),  # host bits set
     ({"sourceAddressPrefix": None, "sourceAddressPrefixes": ["Internet"]},
      "SecurityRuleParameterContainsUnsupportedValue"),
     ({"destinationPortRange": "80-70"}, "SecurityRuleInvalidPortRange"),

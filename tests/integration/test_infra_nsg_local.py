@@ -31,10 +31,9 @@ def test_infra_creates_the_group_on_the_subnet_then_is_a_no_op(ctx):
     nsg = group(ctx)
     rules = {r.name: r for r in nsg.security_rules}
     assert set(rules) == {"bluegreen-production-1", "bluegreen-staging-1"}
-    assert (rules["bluegreen-production-1"].source_address_prefix, rules["bluegreen-production-1"].destination_port_range) \
-        == ("Internet", "8080")
-    assert (rules["bluegreen-staging-1"].source_address_prefix, rules["bluegreen-staging-1"].destination_port_range) \
-        == ("127.0.0.0/8", "8081")
+    production, staging = rules["bluegreen-production-1"], rules["bluegreen-staging-1"]
+    assert (production.source_address_prefix, production.destination_port_range) == ("Internet", "8080")
+    assert (staging.source_address_prefix, staging.destination_port_range) == ("127.0.0.0/8", "8081")
     assert subnet(ctx).network_security_group.id == nsg.id
     assert [s.id for s in nsg.subnets] == [subnet(ctx).id]
     assert ensure_infra(ctx).actions == ()

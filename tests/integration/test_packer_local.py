@@ -104,9 +104,10 @@ class RunningImage:
 
     def __init__(self, root: Path, image: dict, *, instance_id: str):
         self.port = free_port()
+        self.extra_port = free_port()  # the staging port (EXTRA_PORTS), free on this machine
         env = {
             "PATH": os.environ.get("PATH", ""), **image["env"],
-            "BIND_ADDRESS": "127.0.0.1", "PORT": str(self.port),
+            "BIND_ADDRESS": "127.0.0.1", "PORT": str(self.port), "EXTRA_PORTS": str(self.extra_port),
             "INSTANCE_ID": instance_id, "COMPUTER_NAME": f"vm{instance_id}", "CUSTOM_DATA_FILE": str(root / "cd"),
         }
         argv = [sys.executable if image["entrypoint"][0] == "python3" else image["entrypoint"][0],
@@ -188,7 +189,7 @@ def test_local_bake_produces_a_runnable_image(tmp_path: Path, package_server, ca
     image = extract(tarball, tmp_path / "image")
     assert image["format"] == "pipeline-local-image/1"
     assert image["entrypoint"] == ["python3", "opt/app/server.py"]
-    assert image["env"] == {"APP_VERSION": "1.4.0", "DRAIN_SECONDS": "3"}
+    assert image["env"] == {"APP_VERSION": "1.4.0", "DRAIN_SECONDS": "3", "EXTRA_PORTS": "8081"}
     assert (image["port"], image["health_path"], image["app_version"]) == (8080, "/health", "1.4.0")
     assert image["created"].endswith("Z")
     assert (tmp_path / "image" / "opt/app/VERSION").read_text().strip() == "1.4.0"
@@ -203,6 +204,7 @@ def test_local_bake_produces_a_runnable_image(tmp_path: Path, package_server, ca
         assert info == {"version": "1.4.0", "instance_id": "3", "computer_name": "vm3", "hostname": socket.gethostname()}
         status, body = get(app.port, "/")
         assert status == 200 and b"1.4.0" in body
+        assert json.loads(get(app.extra_port, "/version")[1]) == info  # the staging port serves the same app
         assert get(app.port, "/nope")[0] == 404
         app.wait_for('"GET /version HTTP/1.1" 200')
         # SIGTERM drains: the probe sees 503 (out of rotation) while requests still being sent are served.

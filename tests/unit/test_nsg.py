@@ -22,7 +22,7 @@ def settings(env: str = "local", **overrides: str):
 
 
 @pytest.mark.parametrize("key, value, pattern", [
-    ("network.allow_staging_from", "not-a-prefix", r"network\.allow_staging_from has an invalid source: 'not-a-prefix'"),
+    ("network.allow_staging_from", "not-a-prefix", r"allow_staging_from has an invalid source: 'not-a-prefix'"),
     ("network.allow_staging_from", "10.0.0.1/8", r"allow_staging_from has an invalid source: '10\.0\.0\.1/8'"),
     ("network.allow_production_from", "internet", r"allow_production_from .*spelled differently"),
     ("load_balancer.staging_rule.backend_port", "8080",
@@ -109,3 +109,17 @@ def test_no_answer_names_the_port_and_the_group():
     assert checks.with_hint(failure, "TimeoutError: timed out", hint).endswith(hint)
     assert checks.with_hint("status 500, expected 200", None, hint) == "status 500, expected 200"
     assert checks.no_answer("ConnectionResetError: [Errno 104] Connection reset by peer")
+
+
+def test_an_existing_rule_on_the_old_shared_port_is_reported():
+    from pipeline import infra
+    from pipeline.ids import Ids
+
+    s = settings()
+    desired = infra.load_balancer(s, Ids.of(s, "00000000-0000-0000-0000-000000000000"))
+    actual = {"properties": {kind: [dict(c, properties=dict(c["properties"])) for c in desired["properties"][kind]]
+                             for kind in ("loadBalancingRules", "inboundNatPools")}}
+    assert infra.backend_port_drift(actual, desired) == []
+    actual["properties"]["loadBalancingRules"][1]["properties"]["backendPort"] = 8080
+    assert infra.backend_port_drift(actual, desired) == [
+        "rule-staging sends to backend port 8080, the settings say 8081"]

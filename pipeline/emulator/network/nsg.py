@@ -68,8 +68,9 @@ def known_tag(value: str) -> str | None:
 
 
 def is_prefix(value: str) -> bool:
+    """An address or a CIDR prefix without host bits (Azure refuses "50.206.209.68/27": azure-powershell #4557)."""
     try:
-        ipaddress.ip_network(value, strict=False)
+        ipaddress.ip_network(value, strict=True)
         return True
     except ValueError:
         return False
@@ -105,8 +106,9 @@ class RuleChecker:
         schema.choice(p, "direction", path, DIRECTIONS, required=True)
         priority = p.get("priority")
         if isinstance(priority, bool) or not isinstance(priority, int) or not MIN_PRIORITY <= priority <= MAX_PRIORITY:
-            raise ArmError(f"Security rule has invalid Priority. Value provided: {priority if priority is not None else 0}"
-                           f" Allowed range {MIN_PRIORITY}-{MAX_PRIORITY}.", code="SecurityRuleInvalidPriority")
+            shown = priority if priority is not None else 0
+            raise ArmError(f"Security rule has invalid Priority. Value provided: {shown} Allowed range "
+                           f"{MIN_PRIORITY}-{MAX_PRIORITY}.", code="SecurityRuleInvalidPriority")
         for side in ("source", "destination"):
             self.ports(p, f"{side}PortRange", f"{side}PortRanges")
             self.addresses(rule, p, side)
@@ -183,7 +185,6 @@ def clean(body: dict) -> dict:
     props = cleaned["properties"]
     props["securityRules"] = schema.clean_children("securityRules", props.get("securityRules"),
                                                    "properties.securityRules")
-    props.setdefault("flushConnection", False)
     return cleaned
 
 

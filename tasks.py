@@ -140,6 +140,13 @@ def rollout(c, image_version=None, fleet=None, batch="ud", max_unhealthy="0.0", 
             task="rollout")
 
 
+@task(iterable=["set_"], help={"env": ENV, "set_": SET, "json": JSON})
+def doctor(c, env=None, set_=None, json=False):
+    """Check the subscription and environment before a release (read-only; exit 13 when a check fails)."""
+    with cli.context(env=env, overrides=set_) as ctx:
+        cli.run(lambda: _step("doctor.doctor")(ctx), as_json=json)
+
+
 @task(help={"env": ENV})
 def demo(c, env="local"):
     """The README's first command: local cloud up, release an app, release a changed app, show production."""
@@ -182,5 +189,5 @@ local.add_task(local_down, "down")
 lock = Collection("lock")
 lock.add_task(lock_break, "break")
 
-ns = Collection(infra, bake, stage, smoke, promote, verify, rollback, retire, status, release, rollout, demo, summary,
+ns = Collection(doctor, infra, bake, stage, smoke, promote, verify, rollback, retire, status, release, rollout, demo, summary,
                 local, lock)

@@ -120,6 +120,9 @@ def run(step: Callable[..., Any], *, as_json: bool = False, ctx: Any = None, tas
     _finish(recorder, html=html)
     if result is not None:
         emit(result, as_json=as_json)
+    failed = getattr(result, "exit_code", 0)   # a result that reports its own failure (invoke doctor)
+    if failed:
+        raise Exit(f"error: {result.failure}", code=failed)
     return result
 
 

@@ -13,7 +13,8 @@
     ├── StateMismatch                  9  the load balancer does not match the release ledger
     ├── VerificationFailed            10  promote verification failed; traffic was swapped back
     ├── NotReady                      11  a precondition is unmet (nothing staged, nothing to roll back to)
-    └── RolloutHalted                 12  an in-place rollout stopped at its health gate
+    ├── RolloutHalted                 12  an in-place rollout stopped at its health gate
+    └── DoctorFailed                  13  `invoke doctor` found a check that fails
 
 Every message is one line that says what went wrong and what to do; `details` may add lines under it
 (which instances, the tail of their boot log). The CLI layer
@@ -83,3 +84,9 @@ class NotReady(PipelineError):
 
 class RolloutHalted(PipelineError):
     exit_code = 12
+
+
+class DoctorFailed(PipelineError):
+    """Not raised: `invoke doctor` prints every check, then exits with this code when one FAILs."""
+
+    exit_code = 13

@@ -20,9 +20,11 @@ from pipeline.local.cloudfile import LocalCloud, read_cloud_file
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
+    from azure.mgmt.authorization import AuthorizationManagementClient
     from azure.mgmt.compute import ComputeManagementClient
     from azure.mgmt.network import NetworkManagementClient
     from azure.mgmt.resource.resources import ResourceManagementClient
+    from azure.mgmt.resource.subscriptions import SubscriptionClient
     from azure.storage.blob import BlobServiceClient
 
     from pipeline.config import Settings
@@ -92,6 +94,20 @@ class Clients:
         return ResourceManagementClient(self.credential, self.subscription_id, **self.mgmt_kwargs())
 
     @cached_property
+    def subscriptions(self) -> SubscriptionClient:
+        """Subscription reads (not bound to one subscription: `subscriptions.get(id)`)."""
+        from azure.mgmt.resource.subscriptions import SubscriptionClient
+
+        return SubscriptionClient(self.credential, **self.mgmt_kwargs())
+
+    @cached_property
+    def authorization(self) -> AuthorizationManagementClient:
+        """The caller's effective permissions (`permissions.list_for_resource_group`)."""
+        from azure.mgmt.authorization import AuthorizationManagementClient
+
+        return AuthorizationManagementClient(self.credential, self.subscription_id, **self.mgmt_kwargs())
+
+    @cached_property
     def blob(self) -> BlobServiceClient:
         from azure.storage.blob import BlobServiceClient
 
@@ -103,7 +119,7 @@ class Clients:
 
     def close(self) -> None:
         """Close the clients that were built (their HTTP sessions)."""
-        for name in ("compute", "network", "resources", "blob"):
+        for name in ("compute", "network", "resources", "subscriptions", "authorization", "blob"):
             client = self.__dict__.pop(name, None)
             if client is not None:
                 client.close()

@@ -39,6 +39,8 @@ class Cloud:
         from .network.urls import routes as network_routes
         from .resources.models import ResourceGroupsBackend
         from .resources.urls import routes as resource_routes
+        from .subscription.models import SubscriptionBackend
+        from .subscription.urls import routes as subscription_routes
 
         self.options = options
         # A role file that does not parse raises pipeline.rbac.RoleError (one line) before anything starts.
@@ -51,8 +53,9 @@ class Cloud:
         self.resources = ResourceGroupsBackend(self)
         self.network = NetworkBackend(self)
         self.compute = ComputeBackend(self)
+        self.subscription = SubscriptionBackend(self)
         self.router = Router(status_routes() + resource_routes() + network_routes() + compute_routes()
-                             + authorization_routes())
+                             + authorization_routes() + subscription_routes())
         self.control_routes = control.routes()
         self.on_frontends_changed = lambda: None   # the server rewrites the connection file
         self._version = 0
@@ -122,6 +125,7 @@ class Cloud:
         self.compute.load({})
         self.faults.clear()
         self.counters.reset()
+        self.subscription.reset()
         self.authorizer.reset()
         await self.network.start()
         await self.compute.start()

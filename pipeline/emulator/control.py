@@ -10,6 +10,10 @@
     DELETE /_emulator/faults[/{id}]                remove one or all
     POST   /_emulator/kill                         {"resource_group", "vm_scale_set", "instance_id"}: the VM dies
     PUT    /_emulator/timing                       {"provisioning_seconds": 0.5, ...}: slow the cloud down
+    GET    /_emulator/subscription                 provider registration, restricted sizes, quota limits
+    PUT    /_emulator/subscription                 change them: {"providers": {"Microsoft.Compute": "NotRegistered"},
+                                                   "skus": {"Standard_B1s": "NotAvailableForSubscription"},
+                                                   "limits": {"cores": 4}} (reset restores the defaults)
     GET    /_emulator/role                         {"enforcing": bool, "role": {...} | null}
     PUT    /_emulator/role                         a role definition (az JSON): enforce it from now on
     DELETE /_emulator/role                         stop enforcing (every action allowed)
@@ -106,6 +110,14 @@ async def timing(req: ArmRequest) -> Reply:
     return ok({name: getattr(cloud.options, name) for name in TIMING})
 
 
+async def get_subscription(req: ArmRequest) -> Reply:
+    return ok(req.cloud.subscription.describe())
+
+
+async def put_subscription(req: ArmRequest) -> Reply:
+    return ok(req.cloud.subscription.configure(req.json()))
+
+
 def _role_state(req: ArmRequest) -> dict:
     role = req.cloud.authorizer.role
     return {"enforcing": role is not None, "role": role.to_json() if role else None}
@@ -153,6 +165,8 @@ def routes():
         route("DELETE", BASE + "/faults/{fault_id}", "Control_RemoveFault", "control", remove_fault),
         route("POST", BASE + "/kill", "Control_KillInstance", "control", kill),
         route("PUT", BASE + "/timing", "Control_Timing", "control", timing),
+        route("GET", BASE + "/subscription", "Control_GetSubscription", "control", get_subscription),
+        route("PUT", BASE + "/subscription", "Control_PutSubscription", "control", put_subscription),
         route("GET", BASE + "/role", "Control_GetRole", "control", get_role),
         route("PUT", BASE + "/role", "Control_PutRole", "control", put_role),
         route("DELETE", BASE + "/role", "Control_DeleteRole", "control", delete_role),

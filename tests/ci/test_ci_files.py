@@ -71,6 +71,13 @@ def test_both_run_the_release_tasks_in_order(path):
     assert "rollback" in tasks_called
 
 
+@pytest.mark.parametrize("path", [JENKINSFILE, WORKFLOW], ids=["Jenkinsfile", "release.yml"])
+def test_both_run_doctor_before_bake(path):
+    tasks_called = [task for task, _ in invoke_calls(path.read_text())]
+    assert "doctor" in tasks_called, f"{path.name} never runs invoke doctor"
+    assert tasks_called.index("doctor") < tasks_called.index("bake"), f"{path.name} runs {tasks_called}"
+
+
 # --- Jenkinsfile ------------------------------------------------------------------------------------------------
 def jenkins_stages(text: str) -> list[str]:
     return re.findall(r"^\s*stage\('([^']+)'\)", text, re.MULTILINE)
@@ -89,6 +96,14 @@ def test_jenkins_stages_are_the_release_steps_in_order():
     stages = jenkins_stages(JENKINSFILE.read_text())
     wanted = ["Setup", "Bake", "Stage", "Smoke", "Approve", "Promote", "Verify"]
     assert [s for s in stages if s in wanted] == wanted, stages
+
+
+def test_jenkins_doctor_is_a_stage_before_bake_that_every_environment_runs():
+    text = JENKINSFILE.read_text()
+    stages = jenkins_stages(text)
+    assert stages.index("Doctor") < stages.index("Bake"), stages
+    body = stage_body(text, "Doctor")
+    assert "invoke doctor --env" in body and not re.search(r"\bwhen\s*\{", body), body
 
 
 def test_jenkins_approval_is_restricted_to_a_group_and_skipped_for_local():
@@ -163,6 +178,17 @@ def test_workflow_jobs_chain_and_promote_needs_reviewers():
     assert "needs: smoke" in promote and "environment: production-like" in promote
     assert re.search(r"if: failure\(\) && steps\.promote\.outcome == 'success'\n\s*run: \.venv/bin/invoke rollback",
                      promote)
+
+
+def test_workflow_runs_doctor_before_bake_in_the_local_and_the_bake_jobs():
+    text = WORKFLOW.read_text()
+    for job in ("local", "bake"):
+        body = workflow_job(text, job)
+        doctor = body.index(".venv/bin/invoke doctor")
+        assert doctor < body.index(".venv/bin/invoke bake"), job
+        assert "if:" not in body[body.rindex("- name:", 0, doctor):doctor], f"{job}: doctor must always run"
+    bake = workflow_job(text, "bake")
+    assert bake.index("uses: azure/login") < bake.index("invoke doctor"), "doctor needs the Azure login"
 
 
 def test_workflow_logs_in_with_oidc_and_no_stored_secret():

@@ -23,8 +23,9 @@ def emulator_routes():
     from pipeline.emulator.core.status import routes as status
     from pipeline.emulator.network.urls import routes as network
     from pipeline.emulator.resources.urls import routes as resources
+    from pipeline.emulator.subscription.urls import routes as subscription
 
-    return status() + resources() + network() + compute() + authorization()
+    return status() + resources() + network() + compute() + authorization() + subscription()
 
 
 def test_every_emulator_route_has_a_mapping():

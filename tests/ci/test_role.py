@@ -5,7 +5,7 @@ Azure checks it: each route's action, linked actions of request bodies, operatio
 
     infra -> release 1.0.0 -> release 1.0.1 -> a release whose fleet never gets healthy (the stage reads boot
     diagnostics) -> release 1.0.3 (the failed fleet is removed) -> rollback -> rollout (manualUpgrade) ->
-    retire after the keep-warm window (fleets and image versions deleted) [-> doctor, when the slice is in]
+    retire after the keep-warm window (fleets and image versions deleted) -> doctor
 
 1. No request is refused, and the ARM actions the emulator checked (GET /_emulator/authorizations) plus the
    storage actions (which Azurite cannot check: rbac.STORAGE_ACTIONS) are exactly the role's Actions.
@@ -62,14 +62,16 @@ class Step:
         return replace(self, run=self.again) if self.again else self
 
 
-def _doctor_step() -> Step | None:
-    """TODO(integrator): `invoke doctor` (branch doctor) joins the lifecycle here once merged; adjust the call to
-    its signature. It must raise (or report a FAIL naming the action) when the permissions API is refused."""
-    try:
-        from pipeline.steps.doctor import doctor  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    return Step("doctor", lambda life: doctor(life.ctx))
+def _doctor(life: Lifecycle):
+    """`invoke doctor` (read-only). It reports a read Azure refused as a check "not checked: ... 403 ..." instead
+    of raising; for this test such a check is the step failing, raised as the one line AzureError it names."""
+    from pipeline.steps.doctor import doctor
+
+    result = doctor(life.ctx)
+    refused = [f"{c.name}: {c.summary}" for c in result.checks if " 403 " in f" {c.summary} "]
+    if refused:
+        raise AzureError("; ".join(refused))
+    return result
 
 
 def steps() -> list[Step]:
@@ -102,9 +104,9 @@ def steps() -> list[Step]:
         Step("rollout 1.0.3", lambda life: rollout(life.ctx, image_version="1.0.3", progress=life.lines.append),
              again=lambda life: rollout(life.ctx, resume=True, progress=life.lines.append)),
         Step("retire", retired_something, again=retired),   # a re-run finishes what a failed one began
+        Step("doctor", _doctor),
     ]
-    doctor = _doctor_step()
-    return found + ([doctor] if doctor else [])
+    return found
 
 
 def run_step(step: Step, life: Lifecycle) -> BaseException | None:

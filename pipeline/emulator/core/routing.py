@@ -18,6 +18,9 @@ API_VERSIONS: dict[str, frozenset[str]] = {
                           "2024-05-01", "2024-03-01"}),
     # Scale-set VM network interfaces are served on Microsoft.Compute paths at an old network version.
     "vmss-nic": frozenset({"2018-10-01", "2017-03-30", "2026-03-01", "2026-01-01"}),
+    # Subscription reads (azure-mgmt-resource-subscriptions 1.0.0) and resource SKUs (azure-mgmt-compute 39).
+    "subscriptions": frozenset({"2022-12-01", "2021-01-01", "2020-01-01", "2016-06-01"}),
+    "skus": frozenset({"2021-07-01", "2019-04-01", "2017-09-01"}),
     # azure-mgmt-authorization 4.0.0 reads permissions at 2022-04-01.
     "authorization": frozenset({"2022-04-01", "2018-07-01", "2018-01-01-preview", "2015-07-01"}),
 }

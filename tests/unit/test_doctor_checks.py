@@ -40,7 +40,8 @@ def lb_facts(**changes) -> LoadBalancerFacts:
         {"rule-production": RuleFacts(80, 8080, "pool-blue", "probe-health"),
          "rule-staging": RuleFacts(8081, 8081, "pool-green", "probe-health")},
         {"probe-health": ("Http", 8080, "/health")},
-        nat_pools={"nat-blue": NatFacts(50000, 50099, 8081), "nat-green": NatFacts(50100, 50199, 8081)})
+        nat_rules={"nat-blue": NatFacts(50200, 50299, 8081, "pool-blue"),
+                   "nat-green": NatFacts(50300, 50399, 8081, "pool-green")})
     return replace(base, **changes)
 
 
@@ -317,7 +318,8 @@ def test_packer_and_its_azure_plugin(want, version, plugin, local, status):
 # --- load balancer ----------------------------------------------------------------------------------------------
 def test_a_missing_rule_pool_probe_or_nat_fails_with_infra(want):
     lb = lb_facts(rules={"rule-production": RuleFacts(80, 8080, "pool-blue", "probe-health")},
-                  pools=frozenset({"pool-blue"}), nat_pools={"nat-blue": NatFacts(50000, 50099, 8081)})
+                  pools=frozenset({"pool-blue"}),
+                  nat_rules={"nat-blue": NatFacts(50200, 50299, 8081, "pool-blue")})
     check = C.load_balancer(replace(healthy(), load_balancer=lb), want)
     assert check.status == C.FAIL and "invoke infra" in check.fix
     for part in ("rule rule-staging", "pool pool-green", "nat-green"):
@@ -333,10 +335,12 @@ def test_a_basic_load_balancer_or_a_rule_with_other_ports_fails(want):
     assert check.status == C.FAIL and "80 -> 9090, not 80 -> 8080" in check.summary
 
 
-def test_nat_rules_v2_satisfy_per_instance_access(want):
-    lb = lb_facts(nat_pools={}, nat_rules={"nat-blue": NatFacts(50000, 50099, 8081, "pool-blue"),
-                                           "nat-green": NatFacts(50100, 50199, 8081, "pool-green")})
-    assert C.load_balancer(replace(healthy(), load_balancer=lb), want).status == C.PASS
+def test_nat_rules_v2_satisfy_per_instance_access_and_other_ports_fail(want):
+    assert C.load_balancer(replace(healthy(), load_balancer=lb_facts()), want).status == C.PASS
+    lb = lb_facts(nat_rules={"nat-blue": NatFacts(50000, 50099, 8081, "pool-blue"),
+                             "nat-green": NatFacts(50300, 50399, 8081, "pool-green")})
+    check = C.load_balancer(replace(healthy(), load_balancer=lb), want)
+    assert check.status == C.FAIL and "NAT nat-blue maps 50000-50099" in check.summary
 
 
 # --- settings -> wanted -----------------------------------------------------------------------------------------

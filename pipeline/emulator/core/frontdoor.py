@@ -153,6 +153,7 @@ def make_handler(cloud: "Cloud"):
             api_version = check_api_version(query, route.family, path)
             if method == "PUT":
                 names.check(params, route.name_param)
+            cloud.counters.contract.check(operation, method, raw_body)
             req = ArmRequest(cloud=cloud, route=route, method=method, path=path, params=params, query=query,
                              headers=headers, raw_body=raw_body, base_url=f"{request.scheme}://{request.host}",
                              api_version=api_version)

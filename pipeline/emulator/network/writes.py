@@ -10,7 +10,7 @@ import copy
 from typing import TYPE_CHECKING
 
 from ..core.errors import ArmError, InUse
-from . import loadbalancer, schema, vnet
+from . import backendaddresses, loadbalancer, schema, vnet
 from .resources import NetworkResource, check_idle, check_preconditions, find
 
 if TYPE_CHECKING:
@@ -78,6 +78,8 @@ def put_load_balancer(backend: "NetworkBackend", req: "ArmRequest", body: dict):
     cleaned["sku"] = cleaned["sku"] or {"name": "Basic"}
     probe_lb = existing or NetworkResource("loadBalancers", req.subscription, req.resource_group, name,
                                            cleaned["location"], {})
+    for i, pool in enumerate(props["backendAddressPools"]):
+        backendaddresses.check_no_nic_addresses(backend, probe_lb, pool, f"properties.backendAddressPools[{i}]")
     _commit_lb(backend, req, probe_lb, props)
     lb, created = _apply(backend, req, existing, "loadBalancers", name, cleaned, props)
     backend.allocate_frontends(lb)
@@ -103,6 +105,7 @@ def put_backend_pool(backend: "NetworkBackend", req: "ArmRequest", body: dict):
     check_idle(lb, req.route.operation)
     pool = schema.clean_child("backendAddressPools", {**body, "name": current["name"] if current else req.pool},
                               "")
+    backendaddresses.check_no_nic_addresses(backend, lb, pool, "")
     props = copy.deepcopy(lb.properties)
     props["backendAddressPools"] = [pool if c["name"].lower() == req.pool.lower() else c
                                     for c in props["backendAddressPools"]] + ([] if current else [pool])

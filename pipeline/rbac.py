@@ -82,6 +82,7 @@ _ARM: dict[tuple[str, str], frozenset[str]] = {
     # --- network: load balancer and its children ----------------------------------------------------------
     ("PUT", "LoadBalancers_CreateOrUpdate"): frozenset({f"{LB}/write", f"{N}/publicIPAddresses/join/action"}),
     ("GET", "LoadBalancers_Get"): _one(f"{LB}/read"),
+    ("PATCH", "LoadBalancers_UpdateTags"): _one(f"{LB}/write"),
     ("DELETE", "LoadBalancers_Delete"): _one(f"{LB}/delete"),
     ("GET", "LoadBalancers_List"): _one(f"{LB}/read"),
     ("GET", "LoadBalancers_ListAll"): _one(f"{LB}/read"),

@@ -30,6 +30,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--provisioning-seconds", type=float, default=defaults.provisioning_seconds)
     parser.add_argument("--probe-time-scale", type=float, default=defaults.probe_time_scale)
     parser.add_argument("--poll-ms", type=int, default=defaults.poll_ms)
+    parser.add_argument("--page-size", type=int, default=defaults.page_size,
+                        help="items per page of every List reply (at least 1); the rest via nextLink")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     options = replace(
         EmulatorOptions(), state_dir=args.state_dir, host=args.host, port=args.port,
         loopback_block=args.loopback_block, provisioning_seconds=args.provisioning_seconds,
-        probe_time_scale=args.probe_time_scale, poll_ms=args.poll_ms,
+        probe_time_scale=args.probe_time_scale, poll_ms=args.poll_ms, page_size=max(1, args.page_size),
         token=persistent_token(args.state_dir),
     ).with_env()
     asyncio.run(run(options, args.cloud_file))

@@ -1,8 +1,9 @@
 """The one aiohttp handler every ARM request goes through.
 
 Order, as Azure applies it: read the whole body (an early error must not corrupt the keep-alive stream),
-authenticate, route, check the api-version, inject faults, call the handler, then add the headers every ARM
-reply carries (request ids, rate-limit counts) and count the request.
+authenticate, route, check the api-version, note what the body carries that its SDK model marks read-only or
+does not know (core/contract.py), inject faults, call the handler, page a list (core/paging.py), then add
+the headers every ARM reply carries (request ids, rate-limit counts) and count the request.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from aiohttp import web
 
 from .errors import (ArmError, AuthenticationFailed, InternalError, MissingApiVersion, ResourceNotFound,
                      Throttled, UnsupportedApiVersion)
-from . import names
+from . import names, paging
 from .request import ArmRequest, Reply
 from .routing import API_VERSIONS
 
@@ -176,6 +177,9 @@ def make_handler(cloud: "Cloud"):
                 if fault.kind == "fail_provisioning":
                     req.fail_provisioning = {"code": fault.code or "ProvisioningFailed"}
             reply = await route.handler(req)
+            if method == "GET" and paging.is_listing(operation, reply):
+                reply = paging.page(reply, url=f"{req.base_url}{path}", query=query,
+                                    page_size=cloud.options.page_size)
             if req.extra_delay:  # a slow fault no long-running operation took up: slow the reply itself
                 await asyncio.sleep(req.extra_delay)
             response = render(reply)

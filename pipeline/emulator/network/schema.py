@@ -98,6 +98,9 @@ def _members(obj: dict, allowed: set[str], type_name: str, path: str) -> None:
                              f"{path}.{name}" if path else name)
 
 
+check_members = _members  # for bodies that are not resources (TagsObject)
+
+
 def clean_properties(kind: str, value: Any, path: str) -> dict:
     """Check a `properties` object: unknown members rejected, read-only ones dropped."""
     type_name, accepted, read_only = PROPERTIES[kind]

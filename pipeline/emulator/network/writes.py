@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING
 
-from ..core.errors import ArmError, InUse
+from ..core.errors import ArmError, InUse, PatchResourceNotFound
 from . import backendaddresses, loadbalancer, schema, vnet
 from .resources import NetworkResource, check_idle, check_preconditions, find
 
@@ -84,6 +84,28 @@ def put_load_balancer(backend: "NetworkBackend", req: "ArmRequest", body: dict):
     lb, created = _apply(backend, req, existing, "loadBalancers", name, cleaned, props)
     backend.allocate_frontends(lb)
     return lb, created, backend.begin(req, lb)
+
+
+def update_load_balancer_tags(backend: "NetworkBackend", req: "ArmRequest", body: dict) -> NetworkResource:
+    """LoadBalancers_UpdateTags (PATCH {"tags": {...}}): the tags are replaced as a whole, synchronously (200).
+    A PATCH of a load balancer that does not exist is 404 PatchResourceNotFound, not ResourceNotFound."""
+    name = req.load_balancer
+    backend.cloud.resources.require(req.subscription, req.resource_group)
+    lb = backend.get("loadBalancers", req.subscription, req.resource_group, name)
+    if lb is None:
+        raise PatchResourceNotFound(f"The Resource 'Microsoft.Network/loadBalancers/{name}' under resource group "
+                                    f"'{req.resource_group}' was not found. For more details please go to "
+                                    f"https://aka.ms/ARMResourceNotFoundFix")
+    check_preconditions(req.headers, lb.etag, f"resource '{name}'")
+    check_idle(lb, req.route.operation)
+    schema.check_members(body, {"tags"}, "TagsObject", "")
+    tags = body.get("tags")
+    if tags is not None and (not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values())):
+        raise schema.bad_format("Unexpected value for 'tags': an object of strings was expected.", "tags")
+    lb.tags = dict(tags or {})
+    lb.touch("Succeeded")
+    backend.cloud.changed()
+    return lb
 
 
 def delete_load_balancer(backend: "NetworkBackend", req: "ArmRequest"):

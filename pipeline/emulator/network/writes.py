@@ -99,10 +99,11 @@ def update_load_balancer_tags(backend: "NetworkBackend", req: "ArmRequest", body
     check_preconditions(req.headers, lb.etag, f"resource '{name}'")
     check_idle(lb, req.route.operation)
     schema.check_members(body, {"tags"}, "TagsObject", "")
-    tags = body.get("tags")
-    if tags is not None and (not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values())):
-        raise schema.bad_format("Unexpected value for 'tags': an object of strings was expected.", "tags")
-    lb.tags = dict(tags or {})
+    if "tags" in body:  # an empty object changes nothing; "tags": {} or null clears them
+        tags = body["tags"]
+        if tags is not None and (not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values())):
+            raise schema.bad_format("Unexpected value for 'tags': an object of strings was expected.", "tags")
+        lb.tags = dict(tags or {})
     lb.touch("Succeeded")
     backend.cloud.changed()
     return lb

@@ -3,7 +3,9 @@ before it looks at meaning.
 
 Azure's network provider parses requests strictly: a member it does not know is `400 InvalidRequestFormat`
 ("Could not find member 'x' on object of type 'T'"). Read-only members (provisioningState, etag, the
-back-references it computes) are accepted and ignored, because clients send back what they read.
+back-references it computes) are accepted and ignored, because clients send back what they read; the one
+exception Azure makes, a pool's NIC-member addresses, is in backendaddresses.py, and the contract guard
+(core/contract.py) counts every read-only member sent.
 The field lists are those of the 2026-03-01 API (azure-mgmt-network 33.1.0 models).
 """
 

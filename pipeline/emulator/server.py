@@ -18,6 +18,7 @@ from pathlib import Path
 from aiohttp import web
 
 from .cloud import Cloud
+from .core import contract
 from .core.frontdoor import make_handler
 from .options import EmulatorOptions
 from .tls import ensure_certificates, server_context
@@ -73,6 +74,8 @@ class EmulatorServer:
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # the real port when 0 was asked for
         await self.cloud.start()
+        # the contract guard's SDK models, loaded beside the loop rather than on the first request
+        asyncio.get_running_loop().run_in_executor(None, contract.warm)
         self.write_cloud_file()
         log.info("local cloud listening on %s (state in %s)", self.endpoint, self.options.state_dir)
 

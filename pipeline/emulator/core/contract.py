@@ -77,6 +77,20 @@ def body_model(operation: str) -> type | None:
     return getattr(importlib.import_module(package), name)
 
 
+def warm() -> None:
+    """Import the SDK models and build their field tables ahead of the first request (run in a thread:
+    importing azure.mgmt.compute.models takes about a second, which the event loop should not wait for)."""
+    from pipeline.azure.sdkschema import fields
+
+    try:
+        for operation in BODY_MODELS:
+            model = body_model(operation)
+            if model is not None:
+                fields(model)
+    except Exception:  # noqa: BLE001 - a warm-up failure only costs the first request its speed
+        log.exception("could not load the contract guard's SDK models ahead of time")
+
+
 class ContractGuard:
     """Counts, per operation, the read-only and unknown members clients send: {(operation, kind, path): n}."""
 

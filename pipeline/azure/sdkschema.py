@@ -89,7 +89,8 @@ def _concrete(model: type, value: dict) -> type:
     mapping = getattr(model, "__mapping__", None)
     if not mapping:
         return model
-    for rest in model._attr_to_rest_field.values() if "_attr_to_rest_field" in model.__dict__ else ():
+    fields(model)  # makes sure the field table (with the discriminator) is built
+    for rest in model._attr_to_rest_field.values():
         if getattr(rest, "_is_discriminator", False):
             return mapping.get(value.get(rest._rest_name), model)
     return model

@@ -17,6 +17,7 @@ azure-rest-api-specs #10104). So every load-balancer write goes through `writabl
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -55,8 +56,6 @@ def writable_load_balancer(read: dict[str, Any]) -> dict[str, Any]:
     """The PUT body for a load balancer as read (REST JSON, e.g. `LoadBalancer.as_dict()`): only what may be
     written. `read` is not modified."""
     # NIC addresses and derived NAT rules are recognised by their read-only parts, so decide before stripping.
-    import copy
-
     body = copy.deepcopy(read)
     props = body.get("properties") or {}
     _drop_nic_addresses(props)

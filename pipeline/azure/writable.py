@@ -12,7 +12,8 @@ azure-rest-api-specs #10104). So every load-balancer write goes through `writabl
   that from azure-mgmt-network's models, so it follows the SDK rather than a list kept here);
 - pool addresses that name a NIC ip configuration are dropped: NIC membership is declared on the NIC (the
   scale set's ipConfigurations), never on the pool;
-- inbound NAT rules Azure derived from a NAT pool ("<pool>.<n>") are dropped: the pool is what we own.
+- inbound NAT rules Azure derived from a NAT pool ("<pool>.<n>", or any rule bound to a scale-set NIC that is
+  not a V2 rule) are dropped: the pool is what we own, and a NAT pool being removed takes them along.
 """
 
 from __future__ import annotations
@@ -43,13 +44,25 @@ def _drop_nic_addresses(props: dict[str, Any]) -> None:
             pool_props.pop("loadBalancerBackendAddresses")
 
 
+def _derived(rule: dict[str, Any], pool_names: re.Pattern | None) -> bool:
+    """A NAT rule Azure derived from a NAT pool: named "<pool>.<n>" after a pool of the body, or pointing (read-
+    only backendIPConfiguration) at a scale-set instance's NIC without being a V2 rule (those name a backend
+    pool instead): a scale set joins inbound NAT rules only through NAT pools, so such a rule is Azure's even
+    when the body no longer has its pool (a NAT pool being removed)."""
+    if pool_names is not None and pool_names.match(rule.get("name") or ""):
+        return True
+    props = rule.get("properties") or {}
+    target = (props.get("backendIPConfiguration") or {}).get("id") or ""
+    return "/virtualmachinescalesets/" in target.lower() and not props.get("backendAddressPool")
+
+
 def _drop_derived_nat_rules(props: dict[str, Any]) -> None:
-    pools = [p.get("name", "") for p in props.get("inboundNatPools") or [] if p.get("name")]
     rules = props.get("inboundNatRules")
-    if not pools or rules is None:
+    if rules is None:
         return
-    derived = re.compile("^(" + "|".join(re.escape(p) for p in pools) + r")\.\d+$", re.IGNORECASE)
-    props["inboundNatRules"] = [r for r in rules if not derived.match(r.get("name") or "")]
+    pools = [p.get("name", "") for p in props.get("inboundNatPools") or [] if p.get("name")]
+    names = re.compile("^(" + "|".join(re.escape(p) for p in pools) + r")\.\d+$", re.IGNORECASE) if pools else None
+    props["inboundNatRules"] = [r for r in rules if not _derived(r, names)]
 
 
 def writable_load_balancer(read: dict[str, Any]) -> dict[str, Any]:

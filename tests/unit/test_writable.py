@@ -81,6 +81,13 @@ def test_nic_members_and_derived_nat_rules_are_not_written():
     assert [r["name"] for r in props["inboundNatRules"]] == ["in-nat-rule"]  # the example's own rule stays
 
 
+def test_derived_nat_rules_are_dropped_even_when_their_nat_pool_is_being_removed():
+    read = azure_get()
+    read["properties"]["inboundNatPools"] = []  # e.g. infra migrating NAT pools to NAT rules V2
+    props = writable_load_balancer(read)["properties"]
+    assert [r["name"] for r in props["inboundNatRules"]] == ["in-nat-rule"]
+
+
 def test_a_pool_of_only_nic_members_sends_no_address_list():
     read = azure_get()
     addresses = read["properties"]["backendAddressPools"][0]["properties"]["loadBalancerBackendAddresses"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
@@ -117,7 +118,8 @@ def test_the_writable_body_is_accepted_and_sends_nothing_read_only(arm, resource
     assert pool.name == "blue"
 
 
-def test_the_guard_counts_read_only_and_unknown_members_per_operation(arm, resource_group):
+def test_the_guard_counts_read_only_and_unknown_members_per_operation(arm, resource_group, caplog):
+    caplog.set_level(logging.WARNING, logger="pipeline.emulator.core.contract")
     pip = public_ip(arm)
     arm.network.load_balancers.begin_create_or_update(resource_group, "lb", lb_body(arm, pip.id)).result()
     read = arm.network.load_balancers.get(resource_group, "lb").as_dict()
@@ -137,6 +139,9 @@ def test_the_guard_counts_read_only_and_unknown_members_per_operation(arm, resou
     for path, count in expected.items():
         assert found[(op, "readonly", path)] == count, path
     assert not any(key[1] == "unknown" and key[2] != "properties.bogus" for key in found)
+    logged = [r.getMessage() for r in caplog.records if r.name == "pipeline.emulator.core.contract"]
+    assert any(m.startswith("LoadBalancers_CreateOrUpdate body carries") and "unknown properties.bogus" in m
+               for m in logged), logged
 
 
 def test_the_guard_never_fails_a_request(arm, resource_group):

@@ -78,8 +78,7 @@ def body_model(operation: str) -> type | None:
 
 
 def warm() -> None:
-    """Import the SDK models and build their field tables ahead of the first request (run in a thread:
-    importing azure.mgmt.compute.models takes about a second, which the event loop should not wait for)."""
+    """Import the SDK models and build their field tables before the first request (server start)."""
     from pipeline.azure.sdkschema import fields
 
     try:

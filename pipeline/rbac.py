@@ -88,6 +88,7 @@ _ARM: dict[tuple[str, str], frozenset[str]] = {
     # --- network: load balancer and its children ----------------------------------------------------------
     ("PUT", "LoadBalancers_CreateOrUpdate"): _one(f"{LB}/write"),
     ("GET", "LoadBalancers_Get"): _one(f"{LB}/read"),
+    ("PATCH", "LoadBalancers_UpdateTags"): _one(f"{LB}/write"),
     ("DELETE", "LoadBalancers_Delete"): _one(f"{LB}/delete"),
     ("GET", "LoadBalancers_List"): _one(f"{LB}/read"),
     ("GET", "LoadBalancers_ListAll"): _one(f"{LB}/read"),

@@ -6,8 +6,8 @@
 
 Local and Azure differ only in endpoints and credentials: the local management clients use the emulator's
 `arm_endpoint` as `base_url`, trust its CA (`connection_verify=ca_file`), ask for the ARM scope with the
-local token, and poll long-running operations every 0.5 s instead of 30 s when the emulator sends no
-Retry-After. Blob uses the local Azurite connection string. SDK modules are imported on first use (slow).
+local token, and poll long-running operations every 0.1 s instead of 30 s when the emulator's Retry-After is
+0 (its simulated delays are sub-second; azure-core reads a 0 as "none" and uses this interval). Blob uses the local Azurite connection string. SDK modules are imported on first use (slow).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["ARM_SCOPE", "LOCAL_POLLING_INTERVAL_S", "Clients"]
 
 ARM_SCOPE = "https://management.azure.com/.default"
-LOCAL_POLLING_INTERVAL_S = 0.5
+LOCAL_POLLING_INTERVAL_S = 0.1
 
 
 class Clients:

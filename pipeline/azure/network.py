@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from pipeline.azure.clients import Clients
 from pipeline.azure.errors import azure_call, is_transient_conflict, none_if_missing
+from pipeline.azure.writable import writable_load_balancer
 from pipeline.retry import on_throttle, while_busy
 
 log = logging.getLogger(__name__)
@@ -26,9 +27,12 @@ def find_load_balancer(clients: Clients, name: str) -> dict | None:
 
 
 def put_load_balancer(clients: Clients, body: dict, *, if_match: str | None) -> dict:
-    """One PUT of the whole load balancer; with `if_match` it fails (412) if anyone changed it since we read."""
+    """One PUT of the whole load balancer; with `if_match` it fails (412) if anyone changed it since we read.
+
+    `body` may be what was read, changed: only its writable part is sent (pipeline/azure/writable.py)."""
     s = clients.settings
     headers = {"If-Match": if_match} if if_match else {}
+    body = writable_load_balancer(body)
     with azure_call(f"updating load balancer {s.load_balancer.name}"):
         # 409 AnotherOperationInProgress: wait it out; If-Match still guards against what that operation changed.
         return while_busy(is_busy=is_transient_conflict)(

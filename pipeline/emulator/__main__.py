@@ -37,6 +37,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="enforce this RBAC role definition (az role definition JSON, e.g. "
                              "deploy/azure-role.json): requests it does not grant get 403 AuthorizationFailed; "
                              "default EMULATOR_ROLE_FILE, else every action is allowed")
+    parser.add_argument("--page-size", type=int, default=defaults.page_size,
+                        help="items per page of every List reply (at least 1); the rest via nextLink")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -74,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         EmulatorOptions(), state_dir=args.state_dir, host=args.host, port=args.port,
         loopback_block=args.loopback_block, provisioning_seconds=args.provisioning_seconds,
         probe_time_scale=args.probe_time_scale, poll_ms=args.poll_ms, role_file=role_file,
+        page_size=max(1, args.page_size),
         token=persistent_token(args.state_dir),
     ).with_env()
     asyncio.run(run(options, args.cloud_file))

@@ -3,8 +3,9 @@
     GET    /_emulator/health                       readiness (no token needed)
     GET    /_emulator/info                         frontends, instances, options
     POST   /_emulator/reset                        forget every resource, fault and counter
-    GET    /_emulator/counters                     [{method, operation, status, count}]
-    DELETE /_emulator/counters                     zero them
+    GET    /_emulator/counters                     {"value": [{method, operation, status, count}],
+                                                    "contract": [{operation, kind, path, count}]}
+    DELETE /_emulator/counters                     zero them (both)
     GET    /_emulator/faults                       the active fault rules
     POST   /_emulator/faults                       add one: {"kind": "throttle", "operation": "...", ...}
     DELETE /_emulator/faults[/{id}]                remove one or all
@@ -53,7 +54,8 @@ async def reset(req: ArmRequest) -> Reply:
 
 
 async def counters(req: ArmRequest) -> Reply:
-    return ok({"value": req.cloud.counters.describe()})
+    counters = req.cloud.counters
+    return ok({"value": counters.describe(), "contract": counters.contract.describe()})
 
 
 async def reset_counters(req: ArmRequest) -> Reply:

@@ -28,6 +28,7 @@ class EmulatorOptions:
     poll_ms: int = 100                   # poll delay the LRO replies advertise
     probe_time_scale: float = 0.2        # probe interval multiplier (Azure's minimum 5 s becomes 1 s)
     nsg_drop_seconds: float = 20.0       # a flow an NSG refuses: held unanswered this long, then reset
+    page_size: int = 100                 # items per page of every List reply (then nextLink); small in tests
     update_domains: int = 5
     fault_domains: int = 5
     # Where images are read from: Azurite (or any blob endpoint) the image VHD URIs point at.

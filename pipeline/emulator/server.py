@@ -18,6 +18,7 @@ from pathlib import Path
 from aiohttp import web
 
 from .cloud import Cloud
+from .core import contract
 from .core.frontdoor import make_handler
 from .options import EmulatorOptions
 from .tls import ensure_certificates, server_context
@@ -73,6 +74,9 @@ class EmulatorServer:
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # the real port when 0 was asked for
         await self.cloud.start()
+        # The contract guard's SDK models, imported now (about 0.7 s) rather than on a request: an import on the
+        # loop thread while a client thread of the same process imports the SDK can deadlock (in-process tests).
+        contract.warm()
         self.write_cloud_file()
         log.info("local cloud listening on %s (state in %s)", self.endpoint, self.options.state_dir)
 

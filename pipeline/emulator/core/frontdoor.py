@@ -1,8 +1,10 @@
 """The one aiohttp handler every ARM request goes through.
 
 Order, as Azure applies it: read the whole body (an early error must not corrupt the keep-alive stream),
-authenticate, route, check the api-version, authorize (RBAC: core/authorization.py), inject faults, call the
-handler, then add the headers every ARM reply carries (request ids, rate-limit counts) and count the request.
+authenticate, route, check the api-version, authorize (RBAC: core/authorization.py), note what the body carries
+that its SDK model marks read-only or does not know (core/contract.py), inject faults, call the handler, page a
+list (core/paging.py), then add the headers every ARM reply carries (request ids, rate-limit counts) and count
+the request.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from aiohttp import web
 
 from .errors import (ArmError, AuthenticationFailed, InternalError, MissingApiVersion, ResourceNotFound,
                      Throttled, UnsupportedApiVersion)
-from . import names
+from . import names, paging
 from .request import ArmRequest, Reply
 from .routing import API_VERSIONS
 
@@ -154,6 +156,7 @@ def make_handler(cloud: "Cloud"):
             cloud.authorizer.check(route, method, path, raw_body)
             if method == "PUT":
                 names.check(params, route.name_param)
+            cloud.counters.contract.check(operation, method, raw_body)
             req = ArmRequest(cloud=cloud, route=route, method=method, path=path, params=params, query=query,
                              headers=headers, raw_body=raw_body, base_url=f"{request.scheme}://{request.host}",
                              api_version=api_version)
@@ -176,6 +179,9 @@ def make_handler(cloud: "Cloud"):
                 if fault.kind == "fail_provisioning":
                     req.fail_provisioning = {"code": fault.code or "ProvisioningFailed"}
             reply = await route.handler(req)
+            if method == "GET" and paging.is_listing(operation, reply):
+                reply = paging.page(reply, url=f"{req.base_url}{path}", query=query,
+                                    page_size=cloud.options.page_size)
             if req.extra_delay:  # a slow fault no long-running operation took up: slow the reply itself
                 await asyncio.sleep(req.extra_delay)
             response = render(reply)

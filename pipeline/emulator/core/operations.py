@@ -108,11 +108,14 @@ class Operations:
         return self._ops.get(op_id)
 
     def poll_headers(self) -> dict[str, str]:
-        # azure-core reads Retry-After first; 0 there means "use the client's 30 s default", so sub-second
-        # delays travel as retry-after-ms only.
-        if self.poll_ms >= 1000:
-            return {"Retry-After": str(self.poll_ms // 1000)}
-        return {"retry-after-ms": str(self.poll_ms), "x-ms-retry-after-ms": str(self.poll_ms)}
+        """The poll delay, as Azure sends it: Retry-After in whole seconds, and the same in milliseconds.
+
+        azure-core reads Retry-After first and treats 0 as "none": it then polls at the client's
+        polling_interval (30 s by default; the pipeline's local clients and the tests set a short one), never
+        at retry-after-ms. So below half a second Retry-After reads 0 and the client's interval rules."""
+        seconds = int(self.poll_ms / 1000 + 0.5)
+        return {"Retry-After": str(seconds), "retry-after-ms": str(self.poll_ms),
+                "x-ms-retry-after-ms": str(self.poll_ms)}
 
     def accepted(self, req: "ArmRequest", op: Operation, *, status: int, body: Any = None,
                  location_header: bool = False) -> Reply:

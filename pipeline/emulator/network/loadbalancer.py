@@ -1,6 +1,7 @@
 """Load balancers: checking a definition as Azure does, and rendering it with the back-references Azure
-computes (a pool's backendIPConfigurations and loadBalancingRules, a probe's and a frontend's rules, and the
-inbound NAT rules derived from NAT pools: one per scale-set instance, "<natpool>.<instance id>"; see natrules.py).
+computes (a pool's backendIPConfigurations, its NIC members' loadBalancerBackendAddresses and its
+loadBalancingRules, a probe's and a frontend's rules, and the inbound NAT rules derived from NAT pools: one
+per scale-set instance, "<natpool>.<instance id>"; see natrules.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 from ..core.errors import ArmError, InvalidParameter, InvalidResourceReference
 from ..core.ids import same
 from . import natrules, schema
+from .backendaddresses import member_addresses
 from .resources import NetworkResource, find
 
 if TYPE_CHECKING:
@@ -276,6 +278,8 @@ def render(backend: "NetworkBackend", lb: NetworkResource) -> dict:
     for pool in props["backendAddressPools"]:
         members = backend.pool_members(lb.child_id("backendAddressPools", pool["name"]))
         pools.append(lb.child("backendAddressPools", pool, {
+            "loadBalancerBackendAddresses": (pool["properties"].get("loadBalancerBackendAddresses") or [])
+            + member_addresses(lb, pool["name"], members),
             "backendIPConfigurations": [{"id": m.ip_configuration_id} for m in members],
             "loadBalancingRules": _ids(lb, "loadBalancingRules", by_pool.get(pool["name"].lower(), [])),
             **({"inboundNatRules": _ids(lb, "inboundNatRules", by_pool_nat[pool["name"].lower()])}

@@ -41,6 +41,11 @@ async def lb_get(req: ArmRequest) -> Reply:
     return ok(loadbalancer.render(_backend(req), _lb(req)))
 
 
+async def lb_update_tags(req: ArmRequest) -> Reply:
+    backend = _backend(req)
+    return ok(loadbalancer.render(backend, writes.update_load_balancer_tags(backend, req, req.json())))
+
+
 async def lb_delete(req: ArmRequest) -> Reply:
     return _accepted_delete(req, writes.delete_load_balancer(_backend(req), req))
 

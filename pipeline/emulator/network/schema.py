@@ -3,7 +3,9 @@ before it looks at meaning.
 
 Azure's network provider parses requests strictly: a member it does not know is `400 InvalidRequestFormat`
 ("Could not find member 'x' on object of type 'T'"). Read-only members (provisioningState, etag, the
-back-references it computes) are accepted and ignored, because clients send back what they read.
+back-references it computes) are accepted and ignored, because clients send back what they read; the one
+exception Azure makes, a pool's NIC-member addresses, is in backendaddresses.py, and the contract guard
+(core/contract.py) counts every read-only member sent.
 The field lists are those of the 2026-03-01 API (azure-mgmt-network 33.1.0 models).
 """
 
@@ -105,6 +107,9 @@ def _members(obj: dict, allowed: set[str], type_name: str, path: str) -> None:
         if name not in allowed:
             raise bad_format(f"Could not find member '{name}' on object of type '{type_name}'.",
                              f"{path}.{name}" if path else name)
+
+
+check_members = _members  # for bodies that are not resources (TagsObject)
 
 
 def clean_properties(kind: str, value: Any, path: str) -> dict:

@@ -15,6 +15,7 @@ def routes():
     return [
         route("PUT", LB, "LoadBalancers_CreateOrUpdate", n, r.lb_put),
         route("GET", LB, "LoadBalancers_Get", n, r.lb_get),
+        route("PATCH", LB, "LoadBalancers_UpdateTags", n, r.lb_update_tags),
         route("DELETE", LB, "LoadBalancers_Delete", n, r.lb_delete),
         route("GET", NETWORK + "/loadBalancers", "LoadBalancers_List", n, r.lb_list),
         route("GET", ALL + "/loadBalancers", "LoadBalancers_ListAll", n, r.lb_list_all),

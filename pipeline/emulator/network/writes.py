@@ -9,9 +9,9 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING
 
-from ..core.errors import ArmError, InUse
+from ..core.errors import ArmError, InUse, PatchResourceNotFound
 from ..core.ids import key
-from . import loadbalancer, nsg as nsgs, schema, vnet
+from . import backendaddresses, loadbalancer, nsg as nsgs, schema, vnet
 from .resources import NetworkResource, check_idle, check_preconditions, find
 
 if TYPE_CHECKING:
@@ -79,10 +79,35 @@ def put_load_balancer(backend: "NetworkBackend", req: "ArmRequest", body: dict):
     cleaned["sku"] = cleaned["sku"] or {"name": "Basic"}
     probe_lb = existing or NetworkResource("loadBalancers", req.subscription, req.resource_group, name,
                                            cleaned["location"], {})
+    for i, pool in enumerate(props["backendAddressPools"]):
+        backendaddresses.check_no_nic_addresses(backend, probe_lb, pool, f"properties.backendAddressPools[{i}]")
     _commit_lb(backend, req, probe_lb, props)
     lb, created = _apply(backend, req, existing, "loadBalancers", name, cleaned, props)
     backend.allocate_frontends(lb)
     return lb, created, backend.begin(req, lb)
+
+
+def update_load_balancer_tags(backend: "NetworkBackend", req: "ArmRequest", body: dict) -> NetworkResource:
+    """LoadBalancers_UpdateTags (PATCH {"tags": {...}}): the tags are replaced as a whole, synchronously (200).
+    A PATCH of a load balancer that does not exist is 404 PatchResourceNotFound, not ResourceNotFound."""
+    name = req.load_balancer
+    backend.cloud.resources.require(req.subscription, req.resource_group)
+    lb = backend.get("loadBalancers", req.subscription, req.resource_group, name)
+    if lb is None:
+        raise PatchResourceNotFound(f"The Resource 'Microsoft.Network/loadBalancers/{name}' under resource group "
+                                    f"'{req.resource_group}' was not found. For more details please go to "
+                                    f"https://aka.ms/ARMResourceNotFoundFix")
+    check_preconditions(req.headers, lb.etag, f"resource '{name}'")
+    check_idle(lb, req.route.operation)
+    schema.check_members(body, {"tags"}, "TagsObject", "")
+    if "tags" in body:  # an empty object changes nothing; "tags": {} or null clears them
+        tags = body["tags"]
+        if tags is not None and (not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values())):
+            raise schema.bad_format("Unexpected value for 'tags': an object of strings was expected.", "tags")
+        lb.tags = dict(tags or {})
+    lb.touch("Succeeded")
+    backend.cloud.changed()
+    return lb
 
 
 def delete_load_balancer(backend: "NetworkBackend", req: "ArmRequest"):
@@ -104,6 +129,7 @@ def put_backend_pool(backend: "NetworkBackend", req: "ArmRequest", body: dict):
     check_idle(lb, req.route.operation)
     pool = schema.clean_child("backendAddressPools", {**body, "name": current["name"] if current else req.pool},
                               "")
+    backendaddresses.check_no_nic_addresses(backend, lb, pool, "")
     props = copy.deepcopy(lb.properties)
     props["backendAddressPools"] = [pool if c["name"].lower() == req.pool.lower() else c
                                     for c in props["backendAddressPools"]] + ([] if current else [pool])

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from pipeline.doctor import nsgflow
 from pipeline.doctor.facts import (Facts, GalleryFacts, ImageDefinitionFacts, LoadBalancerFacts, PermissionFacts,
-                                   ReadError, SkuFacts, SubscriptionFacts, UsageFacts)
+                                   ReadError, SkuFacts, SubscriptionFacts)
 from pipeline.doctor.wanted import PROVIDERS, Wanted
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"

@@ -194,6 +194,17 @@ def test_the_whole_lifecycle_runs_under_the_role_and_uses_every_action_of_it(ful
     assert role["NotActions"] == [] and role.get("NotDataActions", []) == []
 
 
+def test_the_lifecycle_sends_no_read_only_or_unknown_property(emulator, full_run):
+    """Every request body of the lifecycle, checked by the local cloud's contract guard (core/contract.py) against
+    the Azure SDK model of its operation: nothing Azure computes (read-only) or does not know. On Azure a load
+    balancer PUT that carries back a pool's NIC members is refused; pipeline/azure/writable.py keeps them out."""
+    counters = control(emulator, "GET", "counters")
+    writes = {(row["method"], row["operation"]) for row in counters["value"]}
+    assert ("PUT", "LoadBalancers_CreateOrUpdate") in writes  # the swaps and the staging pointer were written
+    assert counters["contract"] == [], "bodies carried what Azure computes or does not know:\n" + "\n".join(
+        f"  {c['operation']}: {c['kind']} {c['path']} (x{c['count']})" for c in counters["contract"])
+
+
 def refused_visibly(outcome: BaseException | None, action: str) -> bool:
     """The step failed and says which action it lacked: one line, exit 3; or (boot log) under its error."""
     if outcome is None:

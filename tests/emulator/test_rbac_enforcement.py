@@ -12,7 +12,7 @@ from azure.core.exceptions import HttpResponseError
 from pipeline.emulator.options import DEFAULT_PRINCIPAL
 from tests.emulator.test_compute_scalesets import make_subnet
 from tests.emulator.test_frontdoor import raw
-from tests.emulator.test_network import LOC, lb_body, public_ip
+from tests.emulator.test_network import lb_body, public_ip
 from tests.fixtures.images import vmss_body
 from tests.fixtures.localcloud import authorizations, control, enforced_role
 

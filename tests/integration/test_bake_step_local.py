@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import ledger as L
 from pipeline.azure import gallery, storage
 from pipeline.bake.provenance import PROVENANCE_KEYS
 from pipeline.errors import BakeError, ResourceMissing, TemplateError

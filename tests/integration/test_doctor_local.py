@@ -5,8 +5,6 @@ environment, each failure with a one-line fix. Doctor is read-only: the cloud's 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
-from pathlib import Path
 
 import pytest
 

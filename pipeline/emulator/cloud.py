@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .core.counters import Counters
 from .core.faults import Faults
+from .core.frontdoor import RateLimits
 from .core.operations import Operations
 from .core.routing import Router
 from .options import EmulatorOptions
@@ -49,6 +50,7 @@ class Cloud:
         self.operations = Operations(poll_ms=options.poll_ms)
         self.faults = Faults(seed=options.seed)
         self.counters = Counters()
+        self.rate_limits = RateLimits()      # the x-ms-ratelimit-remaining-* budget (reported, not enforced)
         self.addresses = AddressPlan(options.loopback_block)
         self.resources = ResourceGroupsBackend(self)
         self.network = NetworkBackend(self)
@@ -125,6 +127,7 @@ class Cloud:
         self.compute.load({})
         self.faults.clear()
         self.counters.reset()
+        self.rate_limits = RateLimits()
         self.subscription.reset()
         self.authorizer.reset()
         await self.network.start()

@@ -12,6 +12,7 @@ import pytest
 from pipeline import ledger as ledger_model
 from pipeline import smoke as checks
 from pipeline.azure.clients import Clients
+from pipeline.azure.writable import writable_load_balancer
 from pipeline.errors import ConfigError
 from pipeline.ids import Ids
 from pipeline.steps.context import Context
@@ -77,7 +78,7 @@ def _to_v1(ctx, fleet: str, color: str) -> None:
     pool (model and instances), as a set-up from before this change would be."""
     s, c = ctx.settings, ctx.clients
     ids = Ids(c.subscription_id, s.resource_group)
-    lb = lb_json(ctx)
+    lb = writable_load_balancer(lb_json(ctx))   # what Azure lets a client write back (no NIC members)
     frontend = lb["properties"]["frontendIPConfigurations"][0]["id"]
     lb["properties"]["inboundNatRules"] = []
     lb["properties"]["inboundNatPools"] = [{"name": name, "properties": {

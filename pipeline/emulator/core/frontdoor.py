@@ -53,7 +53,7 @@ def too_large(size: int) -> ArmError:
                     code="RequestEntityTooLarge", status=413)
 
 
-class _RateLimits:
+class RateLimits:
     """Azure's hourly per-subscription budget, reported (not enforced) in x-ms-ratelimit-remaining-* headers."""
 
     def __init__(self) -> None:
@@ -123,7 +123,6 @@ async def _control(cloud: "Cloud", request: web.Request, raw_body: bytes, header
 
 
 def make_handler(cloud: "Cloud"):
-    limits = _RateLimits()
 
     async def handle(request: web.Request) -> web.StreamResponse:
         request_id = str(uuid.uuid4())
@@ -199,7 +198,7 @@ def make_handler(cloud: "Cloud"):
             response.force_close()
         response.headers["x-ms-request-id"] = request_id
         response.headers["x-ms-correlation-request-id"] = headers.get("x-ms-client-request-id", request_id)
-        response.headers.update(limits.headers(route.is_write if route else method != "GET"))
+        response.headers.update(cloud.rate_limits.headers(route.is_write if route else method != "GET"))
         cloud.counters.count(method, operation, response.status)
         return response
 

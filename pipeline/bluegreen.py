@@ -10,12 +10,10 @@ import copy
 from dataclasses import dataclass
 
 from .errors import ResourceMissing, StateMismatch
+from .ledger import COLORS, other
 
-COLORS = ("blue", "green")
-
-
-def other(color: str) -> str:
-    return "green" if color == "blue" else "blue"
+__all__ = ["COLORS", "Traffic", "describe", "live_color", "nat_rule_id", "other", "pool_id", "read_traffic",
+           "swap_plan", "with_rule_pools"]
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.azure.compute import Instance
-from pipeline.azure.network import BackendHealth
+from pipeline.facts import BackendHealth, Instance
 
 
 @dataclass(frozen=True)

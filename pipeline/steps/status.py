@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from pipeline import bluegreen
 from pipeline import ledger as ledger_model
-from pipeline.azure import compute, network
+from pipeline.azure import compute
 from pipeline.steps.context import Context
+from pipeline.steps.facts import read_facts
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +77,10 @@ class StatusResult:
 
 def status(ctx: Context) -> StatusResult:
     s, c = ctx.settings, ctx.clients
-    ledger = ctx.ledger()
-    lb = network.find_load_balancer(c, s.load_balancer.name)
-    traffic, live_color = None, None
-    if lb is not None:
-        traffic = bluegreen.read_traffic(lb, production_rule=s.load_balancer.production_rule.name,
-                                         staging_rule=s.load_balancer.staging_rule.name)
-        pools = {"blue": s.load_balancer.backend_pools.blue, "green": s.load_balancer.backend_pools.green}
-        live_color = traffic.color_of(traffic.production_pool, pools)
+    facts = read_facts(ctx)
+    ledger = facts.ledger
+    traffic = facts.traffic if facts.load_balancer is not None else None
+    live_color = traffic.color_of(traffic.production_pool, facts.pools.by_color()) if traffic else None
     fleets = []
     for role, fleet in (("live", ledger_model.live_fleet(ledger)), ("staged", ledger_model.staged_fleet(ledger)),
                         ("previous", ledger_model.previous_fleet(ledger))):

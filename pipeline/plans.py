@@ -11,6 +11,7 @@ else the default; never below the minimum. A re-run after a kill converges the s
 Promote / rollback: the target is the staged fleet that passed smoke (promote) or the warm previous fleet
 (rollback); production moves to its color in one guarded write, unless a killed run already moved it (resume:
 verify and record only). A ledger whose live fleet is not the color production serves stops both.
+Smoke: the staged fleet (nothing staged: NotReady).
 Retire: fleets past keep-warm that are neither live, staged nor the rollback target; then image versions beyond
 the newest N that neither the ledger (after those retirements) nor any remaining scale set uses.
 """
@@ -25,8 +26,8 @@ from pipeline.config import Settings
 from pipeline.errors import NotReady
 from pipeline.facts import Facts
 
-__all__ = ["RetirePlan", "StagePlan", "StageRequest", "SwitchPlan", "plan_promote", "plan_retire", "plan_rollback",
-           "plan_stage"]
+__all__ = ["RetirePlan", "SmokePlan", "StagePlan", "StageRequest", "SwitchPlan", "plan_promote", "plan_retire",
+           "plan_rollback", "plan_smoke", "plan_stage"]
 
 
 # ---------------------------------------------------------------------------------------------- stage
@@ -137,6 +138,27 @@ def plan_promote(facts: Facts) -> SwitchPlan:
 def plan_rollback(facts: Facts) -> SwitchPlan:
     """Roll back to the warm previous fleet. NotReady when there is nothing to roll back to."""
     return _switch(facts, step="rollback", target=ledger_model.rollback_target(facts.ledger))
+
+
+# ---------------------------------------------------------------------------------------------- smoke
+
+
+@dataclass(frozen=True)
+class SmokePlan:
+    fleet: ledger_model.Fleet      # the staged fleet the checks run against
+
+    def lines(self) -> list[str]:
+        f = self.fleet
+        return [f"run the smoke checks against {f.name} ({f.image_version}, {f.color}): the staging frontend and "
+                f"every instance; record the outcome"]
+
+
+def plan_smoke(facts: Facts) -> SmokePlan:
+    """Smoke the staged fleet. NotReady when nothing is staged."""
+    staged = ledger_model.staged_fleet(facts.ledger)
+    if staged is None:
+        raise NotReady(f"nothing is staged in {facts.environment}; run `invoke stage --image-version X` first")
+    return SmokePlan(staged)
 
 
 # ---------------------------------------------------------------------------------------------- retire

@@ -181,6 +181,29 @@ def test_rollback_targets_the_warm_previous_fleet_or_says_there_is_none():
         P.plan_rollback(facts(released("1.0.1")))
 
 
+# ---------------------------------------------------------------------------------------------- smoke
+
+
+def test_smoke_checks_the_staged_fleet_or_says_nothing_is_staged():
+    ledger = staged(released("1.0.1"), "1.0.2", 10, smoke=False)
+    assert P.plan_smoke(facts(ledger, lb={})).fleet.name == "hello-local-1-0-2"
+    with pytest.raises(NotReady, match=r"nothing is staged in local; run `invoke stage --image-version X`"):
+        P.plan_smoke(facts(released("1.0.1")))
+
+
+def test_smoke_reaches_each_instance_by_its_nat_port_else_its_private_address_else_refuses():
+    from pipeline.smoke import instance_targets
+
+    a, b, c = vm(0, 0), vm(1, 1), vm(2, 2)
+    found = instance_targets([a, b], fleet="f", color="green", frontend="203.0.113.9", backend_port=8080,
+                             nat={a.ip_configuration_id.lower(): 50201},
+                             private={b.ip_configuration_id.lower(): "10.0.0.5"})
+    assert [(t.name, t.base_url) for t in found] == [("instance 0", "http://203.0.113.9:50201"),
+                                                     ("instance 1", "http://10.0.0.5:8080")]
+    with pytest.raises(NotReady, match="instance 2 of f has no port of the green inbound NAT rule"):
+        instance_targets([c], fleet="f", color="green", frontend="x", backend_port=1, nat={}, private={})
+
+
 # ---------------------------------------------------------------------------------------------- retire
 
 

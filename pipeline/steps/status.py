@@ -79,14 +79,15 @@ def status(ctx: Context) -> StatusResult:
     s, c = ctx.settings, ctx.clients
     facts = read_facts(ctx)
     ledger = facts.ledger
+    roles = (("live", ledger_model.live_fleet(ledger)), ("staged", ledger_model.staged_fleet(ledger)),
+             ("previous", ledger_model.previous_fleet(ledger)))
     traffic = facts.traffic if facts.load_balancer is not None else None
     live_color = traffic.color_of(traffic.production_pool, facts.pools.by_color()) if traffic else None
     fleets = []
-    for role, fleet in (("live", ledger_model.live_fleet(ledger)), ("staged", ledger_model.staged_fleet(ledger)),
-                        ("previous", ledger_model.previous_fleet(ledger))):
+    for role, fleet in roles:
         if fleet is None:
             continue
-        exists = compute.get_scale_set(c, fleet.name) is not None
+        exists = compute.get_scale_set(c, fleet.name) is not None   # per fleet: the resource group may not exist
         instances = compute.instances(c, fleet.name, ctx.ids.scale_set(fleet.name)) if exists else []
         rollout = ledger_model.rollout_state(ledger, fleet.name)
         said = None

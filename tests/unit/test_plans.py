@@ -304,3 +304,15 @@ def test_rollout_refusals_from_facts():
                        image_id_of=image_id)
     with pytest.raises(ConfigError, match="give the image version"):
         R.plan_rollout(rollout_facts(ledger), request(), image_id_of=image_id)
+
+
+def test_the_pure_layer_loads_no_azure_module():
+    import subprocess
+    import sys
+
+    code = ("import sys; import pipeline.facts, pipeline.plans, pipeline.rollout, pipeline.health, pipeline.bluegreen, "
+            "pipeline.ledger, pipeline.fleet; "
+            "print(sorted(m for m in sys.modules if m == 'azure' or m.startswith(('azure.', 'pipeline.azure', "
+            "'pipeline.steps'))))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from pipeline import health
 from pipeline import rollout as plans
 from pipeline.azure import compute, network
 from pipeline.errors import NotReady, RolloutHalted, Throttled
@@ -80,9 +81,7 @@ class RolloutResult:
 
 
 def _probe_up(ctx: Context, rule: str, instances) -> frozenset[str]:
-    members = {i.ip_configuration_id.lower() for i in instances}
-    return frozenset(b.ip_configuration_id.lower() for b in network.rule_health(ctx.clients, rule)
-                     if b.up and b.ip_configuration_id.lower() in members)
+    return health.probe_up(instances, network.rule_health(ctx.clients, rule))
 
 
 # ---------------------------------------------------------------------------------------------- acting

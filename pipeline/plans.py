@@ -112,11 +112,10 @@ def _switch(facts: Facts, *, step: str, target: ledger_model.Fleet) -> SwitchPla
     resumed = facts.live_color == target.color
     if not resumed:
         facts.check_live(replaced, before="releasing")
-    pools = facts.pools
-    moved = {facts.production_rule: pools.for_color(target.color),
-             facts.staging_rule: pools.for_color(bluegreen.other(target.color))}
-    back = {facts.production_rule: pools.for_color(replaced.color),
-            facts.staging_rule: pools.for_color(target.color)} if replaced is not None else {}
+    rules = {"production_rule": facts.production_rule, "staging_rule": facts.staging_rule,
+             "pools": facts.pools.by_color()}
+    moved = bluegreen.live_on(target.color, **rules)
+    back = bluegreen.live_on(replaced.color, **rules) if replaced is not None else {}
     return SwitchPlan(step, target, replaced, resumed, {} if resumed else moved, back,
                       facts.production_rule if resumed else facts.staging_rule)
 

@@ -12,8 +12,9 @@ Promote / rollback: the target is the staged fleet that passed smoke (promote) o
 (rollback); production moves to its color in one guarded write, unless a killed run already moved it (resume:
 verify and record only). A ledger whose live fleet is not the color production serves stops both.
 Smoke: the staged fleet (nothing staged: NotReady).
-Retire: fleets past keep-warm that are neither live, staged nor the rollback target; then image versions beyond
-the newest N that neither the ledger (after those retirements) nor any remaining scale set uses.
+Retire: fleets neither live nor staged (superseded ones at once, warm, failed and rolled-back ones past
+keep-warm); then image versions beyond the newest N that neither the ledger (after those retirements) nor any
+remaining scale set uses.
 """
 
 from __future__ import annotations

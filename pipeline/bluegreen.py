@@ -7,15 +7,14 @@ A promote (or rollback) exchanges the two rules' pools in one load balancer PUT 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .errors import ResourceMissing, StateMismatch
+from .ledger import COLORS, other
 
-COLORS = ("blue", "green")
-
-
-def other(color: str) -> str:
-    return "green" if color == "blue" else "blue"
+__all__ = ["COLORS", "Traffic", "describe", "live_color", "live_on", "nat_rule_id", "other", "pool_id", "read_traffic",
+           "swap_plan", "with_rule_pools"]
 
 
 @dataclass(frozen=True)
@@ -101,11 +100,16 @@ def with_rule_pools(lb: dict, assignments: dict[str, str]) -> dict:
     return updated
 
 
-def swap_plan(lb: dict, *, production_rule: str, staging_rule: str, pools: dict[str, str]) -> dict[str, str]:
+def live_on(color: str, *, production_rule: str, staging_rule: str, pools: Mapping[str, str]) -> dict[str, str]:
+    """The rule->pool assignment that makes `color` live and the other color the staging target."""
+    return {production_rule: pools[color], staging_rule: pools[other(color)]}
+
+
+def swap_plan(lb: dict, *, production_rule: str, staging_rule: str, pools: Mapping[str, str]) -> dict[str, str]:
     """The rule->pool assignment that makes the idle color live and the live one the staging target."""
     traffic = read_traffic(lb, production_rule=production_rule, staging_rule=staging_rule)
-    live = live_color(traffic, pools)
-    return {production_rule: pools[other(live)], staging_rule: pools[live]}
+    return live_on(other(live_color(traffic, pools)), production_rule=production_rule, staging_rule=staging_rule,
+                   pools=pools)
 
 
 def describe(assignments: dict[str, str]) -> list[str]:

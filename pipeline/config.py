@@ -69,7 +69,10 @@ class Pools:
     green: str
 
     def for_color(self, color: str) -> str:
-        return {"blue": self.blue, "green": self.green}[color]
+        return self.by_color()[color]
+
+    def by_color(self) -> dict[str, str]:
+        return {"blue": self.blue, "green": self.green}
 
 
 @dataclass(frozen=True)

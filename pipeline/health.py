@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pipeline.azure.compute import Instance
-from pipeline.azure.network import BackendHealth
+from pipeline.facts import BackendHealth, Instance
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,14 @@ class FleetHealth:
         return f"{instance.describe()}, but the load balancer probe sees it down"
 
 
-def judge(*, expected: int, instances: list[Instance], backends: list[BackendHealth]) -> FleetHealth:
+def probe_up(instances: Iterable[Instance], backends: Iterable[BackendHealth]) -> frozenset[str]:
+    """The NIC ip-configuration ids (lower-case) of `instances` that the probe sees Up."""
     members = {i.ip_configuration_id.lower() for i in instances}
-    up = frozenset(b.ip_configuration_id.lower() for b in backends
-                   if b.up and b.ip_configuration_id.lower() in members)
+    return frozenset(b.ip_configuration_id.lower() for b in backends
+                     if b.up and b.ip_configuration_id.lower() in members)
+
+
+def judge(*, expected: int, instances: list[Instance], backends: list[BackendHealth]) -> FleetHealth:
+    up = probe_up(instances, backends)
     addresses = {b.ip_configuration_id.lower(): b.address for b in backends}
     return FleetHealth(expected=expected, instances=tuple(instances), probe_up=up, probe_addresses=addresses)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from .config import Settings
 from .errors import ConfigError
 from .ids import Ids
+from .ledger import other
 
 FRONTEND = "frontend"
 
@@ -51,7 +52,7 @@ def load_balancer(s: Settings, ids: Ids, *, live_color: str = "blue") -> dict:
     """A new load balancer: production on `live_color`'s pool, staging on the other."""
     lb = s.load_balancer
     child = lambda kind, name: {"id": ids.lb_child(lb.name, kind, name)}  # noqa: E731
-    idle = "green" if live_color == "blue" else "blue"
+    idle = other(live_color)
 
     def rule(r, pool: str) -> dict:
         return {"name": r.name, "properties": {

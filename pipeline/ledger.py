@@ -48,6 +48,7 @@ __all__ = [
     "live_fleet",
     "new_event",
     "next_color",
+    "other",
     "previous_fleet",
     "record",
     "rollback_target",
@@ -239,9 +240,12 @@ def rollback_target(ledger: Ledger) -> Fleet:
 def next_color(ledger: Ledger) -> str:
     """The color to stage on: the one the live fleet does not use (blue when nothing is live)."""
     live = live_fleet(ledger)
-    if live is None:
-        return COLORS[0]
-    return COLORS[1] if live.color == COLORS[0] else COLORS[0]
+    return COLORS[0] if live is None else other(live.color)
+
+
+def other(color: str) -> str:
+    """The other color of the two."""
+    return COLORS[1] if color == COLORS[0] else COLORS[0]
 
 
 def fleets_to_retire(ledger: Ledger, *, now: datetime, keep_warm: timedelta) -> tuple[Fleet, ...]:

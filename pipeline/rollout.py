@@ -1,7 +1,7 @@
 """In-place rolling image update, the pure part: batches, their order, the health gate and the halt decision.
 
-No I/O here: instances (pipeline.azure.compute.Instance) and the load balancer's probe view come in, plans and
-decisions go out. pipeline/steps/rollout.py reads the facts, asks these functions, and acts.
+No I/O here: facts (pipeline/facts.py: the ledger, the scale set, its instances, the load balancer) come in,
+plans and decisions go out (`plan_rollout`). pipeline/steps/rollout.py reads the facts, asks, and acts.
 
 Batches
     "ud"          one batch per update domain, in domain order (0, 1, 2, ...): exactly that domain's instances.
@@ -33,11 +33,16 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from pipeline.azure.compute import Instance
-from pipeline.errors import ConfigError
-from pipeline.ledger import RolloutBatch, RolloutState
+from typing import Callable
 
-__all__ = ["BatchSpec", "Gate", "RolloutPlan", "gate", "in_service", "is_on", "over_threshold", "parse_batch",
+from pipeline import naming
+from pipeline.errors import ConfigError, NotReady, ResourceMissing
+from pipeline.facts import Facts, Instance
+from pipeline.fleet import require_uniform
+from pipeline.ledger import Fleet, Ledger, RolloutBatch, RolloutState, live_fleet, rollout_state
+
+__all__ = ["BatchSpec", "Gate", "RolloutDecision", "RolloutPlan", "RolloutRequest", "gate", "pick_fleet",
+           "plan_rollout", "version_of", "in_service", "is_on", "over_threshold", "parse_batch",
            "plan_batches", "resume_batches", "same_image", "unhealthy"]
 
 
@@ -218,3 +223,153 @@ class RolloutPlan:
                 "from_version": self.from_version, "strategy": self.strategy, "max_unhealthy": self.max_unhealthy,
                 "fleet_size": self.fleet_size, "rule": self.rule, "set_model": self.set_model,
                 "resumed": self.resumed, "batches": [b.to_json() for b in self.batches]}
+
+
+# ---------------------------------------------------------------------------------------------- the step's plan
+
+
+@dataclass(frozen=True)
+class RolloutRequest:
+    """What `invoke rollout` was asked (flags parsed: pipeline/steps/rollout.py)."""
+
+    image_version: str | None
+    fleet: str | None
+    spec: BatchSpec
+    max_unhealthy: float
+    resume: bool = False
+    rollback: bool = False
+
+    def __post_init__(self) -> None:  # checked before anything is read
+        if self.image_version and not (self.resume or self.rollback):
+            naming.check_gallery_image_version(self.image_version)
+
+
+@dataclass(frozen=True)
+class RolloutDecision:
+    plan: RolloutPlan
+    image_id: str  # what instances move to
+    state: RolloutState | None  # the rollout being resumed or rolled back
+    start_event: str | None  # "rollout_started" | "rollout_rollback_started" | None (resume)
+    instances: tuple[Instance, ...]  # the fleet's instances as read
+
+    @property
+    def nothing_to_do(self) -> bool:
+        p = self.plan
+        return not p.batches and not p.set_model and self.start_event is None and not p.resumed
+
+
+def pick_fleet(ledger: Ledger, fleet: str | None) -> Fleet:
+    """The named fleet, else the live one. NotReady when there is none (or it was retired)."""
+    if fleet is None:
+        live = live_fleet(ledger)
+        if live is None:
+            raise NotReady(f"nothing is live in {ledger.environment} to roll out to; release a first version "
+                           f"(`invoke release`) or name a fleet with --fleet")
+        return live
+    known = ledger.fleets.get(fleet)
+    if known is None or known.state == "retired":
+        raise NotReady(f"fleet {fleet} is not a fleet of {ledger.environment} that still exists"
+                       f"{' (it was retired)' if known else ''}; see `invoke status`")
+    return known
+
+
+def _rule_for(facts: Facts, fleet: Fleet) -> str:
+    """The production rule when the fleet is live, else the staging rule; checked against the load balancer."""
+    if facts.ledger.live == fleet.name:
+        facts.check_live(fleet, before="rolling out")
+        return facts.production_rule
+    if not facts.staging_on(fleet.color):
+        raise NotReady(f"fleet {fleet.name} is neither live nor behind the staging rule, so no probe can gate its "
+                       f"instances; stage it again or roll out the live fleet")
+    return facts.staging_rule
+
+
+def version_of(image_id: str) -> str:
+    return image_id.rstrip("/").rsplit("/versions/", 1)[-1] if "/versions/" in image_id else image_id
+
+
+def plan_rollout(facts: Facts, request: RolloutRequest, *, image_id_of: Callable[[str], str]) -> RolloutDecision:
+    """What the rollout does (module docstring). `image_id_of(version)`: the gallery image version's id.
+    Needs the facts' scale sets, the fleet's instances, and (forward) whether the image version exists."""
+    ledger = facts.ledger
+    fleet = pick_fleet(ledger, request.fleet)
+    found = facts.scale_set(fleet.name)
+    if found is None:
+        raise ResourceMissing(f"scale set {fleet.name} does not exist although the ledger lists it "
+                              f"({fleet.state}); run `invoke status`")
+    require_uniform(dict(found.body))
+    if found.upgrade_mode.lower() != "manual":
+        raise NotReady(f"scale set {fleet.name} has upgrade policy {found.upgrade_mode}; an in-place rollout needs "
+                       f"Manual (it decides which instances upgrade when)")
+    instances = tuple(facts.instances.get(fleet.name, ()))
+    capacity = max(int(found.capacity or 0), len(instances))
+    rule = _rule_for(facts, fleet)
+    state = rollout_state(ledger, fleet.name)
+    if state is not None and state.started_at < fleet.created_at:
+        state = None  # a rollout of an earlier fleet of the same name
+    image_version, spec = request.image_version, request.spec
+
+    def make(direction: str, target: str, source: str, batches, *, resumed: bool, strategy: str,
+             threshold: float) -> RolloutPlan:
+        return RolloutPlan(fleet=fleet.name, direction=direction, image_version=target, from_version=source,
+                           strategy=strategy, max_unhealthy=threshold, fleet_size=capacity, rule=rule,
+                           batches=batches, set_model=not same_image(found.model_image, image_id_of(target)),
+                           resumed=resumed)
+
+    def decided(plan: RolloutPlan, state_: RolloutState | None, start: str | None) -> RolloutDecision:
+        return RolloutDecision(plan, image_id_of(plan.image_version), state_, start, instances)
+
+    unfinished = state is not None and state.unfinished
+    if request.rollback:
+        if state is None or state.status == "rolled_back":
+            raise NotReady(f"nothing to roll back on {fleet.name}: "
+                           + ("its last rollout was already rolled back" if state else "it never had a rollout")
+                           + "; use `invoke rollout --image-version V` to move it to a version")
+        if image_version and image_version != state.image_version:
+            raise ConfigError(f"--rollback undoes the rollout to {state.image_version}, not {image_version}; drop "
+                              f"--image-version")
+        target = state.previous_version
+        spec_used = parse_batch(state.strategy)
+        continuing = state.direction == "rollback" and unfinished
+        if continuing:
+            batches = resume_batches(state, instances, image_id=image_id_of(target), spec=spec_used,
+                                     fleet_size=capacity, reverse=True)
+        else:
+            batches = plan_batches(instances, image_id=image_id_of(target), spec=spec_used, fleet_size=capacity,
+                                   reverse=True)
+        plan = make("rollback", target, state.image_version, batches, resumed=continuing, strategy=spec_used.text,
+                    threshold=state.max_unhealthy)
+        return decided(plan, state, None if continuing else "rollout_rollback_started")
+
+    if request.resume:
+        if not unfinished:
+            raise NotReady(f"nothing to resume on {fleet.name}: "
+                           + (f"its last rollout is {state.status}" if state else "it never had a rollout")
+                           + "; start one with `invoke rollout --image-version V`")
+        if image_version and image_version != state.image_version:
+            raise ConfigError(f"--resume continues the rollout to {state.image_version}, not {image_version}; "
+                              f"drop --image-version, or `invoke rollout --rollback` first")
+        direction = state.direction
+        target = state.moving_to
+        spec_used = parse_batch(state.strategy)
+        batches = resume_batches(state, instances, image_id=image_id_of(target), spec=spec_used,
+                                 fleet_size=capacity, reverse=direction == "rollback")
+        source = state.image_version if direction == "rollback" else state.previous_version
+        plan = make(direction, target, source, batches, resumed=True, strategy=spec_used.text,
+                    threshold=state.max_unhealthy)
+        return decided(plan, state, None)
+
+    if not image_version:
+        raise ConfigError("give the image version to roll out (--image-version V), or --resume / --rollback")
+    if unfinished:
+        raise NotReady(f"{state.describe()}; continue it with `invoke rollout --resume`, or return the upgraded "
+                       f"domains to {state.previous_version} with `invoke rollout --rollback`")
+    facts.require_image(image_version)
+    target_id = image_id_of(image_version)
+    batches = plan_batches(instances, image_id=target_id, spec=spec, fleet_size=capacity)
+    source = version_of(found.model_image) if not same_image(found.model_image, target_id) else (
+        version_of(next((i.image_id for i in instances if not same_image(i.image_id, target_id)),
+                        found.model_image)))
+    plan = make("forward", image_version, source, batches, resumed=False, strategy=spec.text,
+                threshold=request.max_unhealthy)
+    return decided(plan, None, "rollout_started" if batches or plan.set_model else None)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from . import junit
+from .errors import NotReady
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,24 @@ class Target:
     name: str          # "staging frontend", "instance 3"
     base_url: str      # http://127.20.0.1:8081
     hint: str = ""     # what to check when nothing answers (the port and the network security group)
+
+
+def instance_targets(instances, *, fleet: str, color: str | None, frontend: str, backend_port: int,
+                     nat: dict[str, int], private: dict[str, str], hint: str = "") -> list[Target]:
+    """Each instance by itself: its port of the color's inbound NAT rule V2 on the frontend, else its private
+    address. NotReady when it has neither (pure: the ports and addresses come in as read)."""
+    found = []
+    for instance in instances:
+        key = instance.ip_configuration_id.lower()
+        if key in nat:
+            base = f"http://{frontend}:{nat[key]}"
+        elif key in private:
+            base = f"http://{private[key]}:{backend_port}"
+        else:
+            raise NotReady(f"instance {instance.instance_id} of {fleet} has no port of the {color} inbound NAT rule "
+                           f"and no address; run `invoke infra`, then re-run `invoke stage` to converge the fleet")
+        found.append(Target(f"instance {instance.instance_id}", base, hint))
+    return found
 
 
 # How a port that a network security group closes looks to a client: a timeout (Azure drops the SYN; the local

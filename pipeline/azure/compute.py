@@ -5,38 +5,16 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 from pipeline.azure.clients import Clients
 from pipeline.azure.errors import (authorization_message, azure_call, is_not_found, is_transient_conflict,
                                    none_if_missing, status_of)
 from pipeline.errors import AzureError
+from pipeline.facts import Instance, ScaleSet
 from pipeline.retry import on_throttle, while_busy
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Instance:
-    instance_id: str
-    name: str
-    computer_name: str
-    provisioning: str        # succeeded | creating | updating | failed | ...
-    power: str               # running | stopped | deallocated | starting | unknown
-    health: str              # healthy | unhealthy | unknown | initializing ("" without the health extension)
-    latest_model: bool
-    update_domain: int | None
-    ip_configuration_id: str
-    image_id: str = ""       # the imageReference of the model the instance runs (its applied model)
-
-    @property
-    def ready(self) -> bool:
-        return self.provisioning == "succeeded" and self.power == "running" and self.health in ("healthy", "")
-
-    def describe(self) -> str:
-        return (f"instance {self.instance_id} ({self.computer_name}): provisioning {self.provisioning}, "
-                f"power {self.power}, health {self.health or 'n/a'}")
 
 
 def _status(statuses, prefix: str) -> str:
@@ -145,13 +123,7 @@ def boot_log_tail(clients: Clients, name: str, instance_id: str, *, lines: int =
 
 def model_image_id(scale_set: dict) -> str:
     """The imageReference id of a scale set's model (as returned by get_scale_set)."""
-    profile = (scale_set.get("properties") or {}).get("virtualMachineProfile") or {}
-    return ((profile.get("storageProfile") or {}).get("imageReference") or {}).get("id") or ""
-
-
-def upgrade_mode(scale_set: dict) -> str:
-    policy = (scale_set.get("properties") or {}).get("upgradePolicy") or {}
-    return str(policy.get("mode") or "Manual")
+    return ScaleSet(scale_set).model_image
 
 
 def set_image(clients: Clients, name: str, image_id: str, *, sleep: Callable[[float], None] = time.sleep) -> dict:

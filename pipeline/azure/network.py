@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from pipeline.azure.clients import Clients
 from pipeline.azure.errors import azure_call, is_transient_conflict, none_if_missing
 from pipeline.azure.writable import writable_load_balancer
+from pipeline.facts import BackendHealth
 from pipeline.retry import on_throttle, while_busy
 
 log = logging.getLogger(__name__)
@@ -38,14 +38,6 @@ def put_load_balancer(clients: Clients, body: dict, *, if_match: str | None) -> 
         return while_busy(is_busy=is_transient_conflict)(
             lambda: clients.network.load_balancers.begin_create_or_update(
                 s.resource_group, s.load_balancer.name, body, headers=headers).result()).as_dict()
-
-
-@dataclass(frozen=True)
-class BackendHealth:
-    address: str
-    ip_configuration_id: str
-    up: bool
-    reason: str
 
 
 def rule_health(clients: Clients, rule: str) -> list[BackendHealth]:

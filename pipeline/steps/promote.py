@@ -12,11 +12,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from pipeline import bluegreen, health
+from pipeline import health
 from pipeline import ledger as ledger_model
 from pipeline.azure import compute, network
-from pipeline.errors import FleetUnhealthy, NotReady, StateMismatch, VerificationFailed
+from pipeline.errors import FleetUnhealthy, NotReady, VerificationFailed
+from pipeline.facts import Facts
+from pipeline.plans import SwitchPlan, plan_promote, plan_rollback
 from pipeline.steps.context import Context
+from pipeline.steps.facts import read_facts
 from pipeline.steps.smoke import release_version
 from pipeline.steps.switch import Cutover, move_traffic, sample_production, verify
 
@@ -52,11 +55,6 @@ class SwitchResult:
                 "cutover": self.cutover.summary() if self.cutover else None}
 
 
-def _pools(ctx: Context) -> dict[str, str]:
-    p = ctx.settings.load_balancer.backend_pools
-    return {"blue": p.blue, "green": p.green}
-
-
 def _require_healthy(ctx: Context, fleet: ledger_model.Fleet, *, rule: str, what: str) -> None:
     c = ctx.clients
     if compute.get_scale_set(c, fleet.name) is None:
@@ -70,50 +68,31 @@ def _require_healthy(ctx: Context, fleet: ledger_model.Fleet, *, rule: str, what
                              details=[state.reason(i) for i in state.unhealthy])
 
 
-def _switch(ctx: Context, *, step: str, ledger: ledger_model.Ledger, target: ledger_model.Fleet,
-            replaced: ledger_model.Fleet | None,
-            progress: Callable[[str], None]) -> SwitchResult:
+def _switch(ctx: Context, plan: SwitchPlan, facts: Facts, *, progress: Callable[[str], None]) -> SwitchResult:
     s = ctx.settings
-    lb_settings = s.load_balancer
-    pools = _pools(ctx)
-    lb = network.get_load_balancer(ctx.clients, lb_settings.name)
-    traffic = bluegreen.read_traffic(lb, production_rule=lb_settings.production_rule.name,
-                                     staging_rule=lb_settings.staging_rule.name)
-    live_color = bluegreen.live_color(traffic, pools)
-    resumed = live_color == target.color
-    if not resumed and replaced is not None and replaced.color != live_color:
-        raise StateMismatch(f"the ledger says {replaced.name} ({replaced.color}) is live but the production rule "
-                            f"sends traffic to {traffic.production_pool} ({live_color}); find out who changed the "
-                            f"load balancer before releasing")
-    assignments = {lb_settings.production_rule.name: pools[target.color],
-                   lb_settings.staging_rule.name: pools[bluegreen.other(target.color)]}
-    plan = tuple(bluegreen.describe(assignments)) if not resumed else (
-        f"production already on {target.color}: verify and record",)
+    step, target, replaced, resumed = plan.step, plan.target, plan.replaced, plan.resumed
     if ctx.dry_run:
         return SwitchResult(step, target.name, replaced.name if replaced else None, target.image_version,
-                            target.color, True, plan)
-    checking_rule = lb_settings.production_rule.name if resumed else lb_settings.staging_rule.name
-    _require_healthy(ctx, target, rule=checking_rule, what="the target fleet")
+                            target.color, True, plan.lines())
+    _require_healthy(ctx, target, rule=plan.checking_rule, what="the target fleet")
     timeline: list[tuple[str, float]] = []
     # The version the target fleet runs now (an in-place rollout may have moved it since it was staged).
-    running = ledger_model.running_image_version(ledger, target.name) or target.image_version
+    running = ledger_model.running_image_version(facts.ledger, target.name) or target.image_version
     version = release_version(ctx, running)
     with sample_production(ctx, version=version) as cutover:
         if resumed:
             progress(f"production already sends traffic to {target.color}: a previous {step} switched it; verifying")
         else:
             timeline.append(("switch requested", time.time()))
-            lb = move_traffic(ctx, lb=lb, assignments=assignments, progress=progress)
+            move_traffic(ctx, lb=dict(facts.lb), assignments=plan.assignments, progress=progress)
         cutover.mark_swap()
         timeline.append(("switched", time.time()))
         check = verify(ctx, version=version, timeout_s=s.timeouts.promote_verify.total_seconds(), progress=progress)
         timeline.append(("verified" if check.passed else "verification failed", time.time()))
     if not check.passed:
-        if replaced is not None:
-            back = {lb_settings.production_rule.name: pools[replaced.color],
-                    lb_settings.staging_rule.name: pools[target.color]}
+        if plan.back:
             progress("verification failed: swapping traffic back")
-            move_traffic(ctx, lb=network.get_load_balancer(ctx.clients, lb_settings.name), assignments=back,
+            move_traffic(ctx, lb=network.get_load_balancer(ctx.clients, s.load_balancer.name), assignments=plan.back,
                          progress=progress)
         if step == "promote":
             ctx.record("note", fleet=target.name, note=f"promote verification failed: {check.last_failure}")
@@ -128,28 +107,16 @@ def _switch(ctx: Context, *, step: str, ledger: ledger_model.Ledger, target: led
         ctx.record("rolled_back", fleet=target.name, image_version=target.image_version, color=target.color,
                    replaced=replaced.name if replaced else None)
     return SwitchResult(step, target.name, replaced.name if replaced else None, target.image_version, target.color,
-                        False, plan, resumed, check.seconds, tuple(timeline), cutover)
+                        False, plan.lines(), resumed, check.seconds, tuple(timeline), cutover)
 
 
 def promote(ctx: Context, *, progress: Callable[[str], None] = log.info) -> SwitchResult:
-    s = ctx.settings
     with ctx.lock("promote"):
-        ledger = ctx.ledger()
-        staged = ledger_model.staged_fleet(ledger)
-        if staged is None:
-            live = ledger_model.live_fleet(ledger)
-            hint = f" ({live.name} is live)" if live else ""
-            raise NotReady(f"nothing is staged in {s.environment}{hint}; run `invoke stage` and `invoke smoke` first")
-        if staged.smoke != "passed":
-            raise NotReady(f"staged fleet {staged.name} has not passed its smoke checks ({staged.smoke}); "
-                           f"run `invoke smoke` first")
-        return _switch(ctx, step="promote", ledger=ledger, target=staged, replaced=ledger_model.live_fleet(ledger),
-                       progress=progress)
+        facts = read_facts(ctx)
+        return _switch(ctx, plan_promote(facts), facts, progress=progress)
 
 
 def rollback(ctx: Context, *, progress: Callable[[str], None] = log.info) -> SwitchResult:
     with ctx.lock("rollback"):
-        ledger = ctx.ledger()
-        target = ledger_model.rollback_target(ledger)  # NotReady when there is none
-        return _switch(ctx, step="rollback", ledger=ledger, target=target, replaced=ledger_model.live_fleet(ledger),
-                       progress=progress)
+        facts = read_facts(ctx)
+        return _switch(ctx, plan_rollback(facts), facts, progress=progress)

@@ -7,9 +7,10 @@ import logging
 from dataclasses import dataclass
 from typing import Callable
 
-from pipeline import ledger as ledger_model
 from pipeline.azure import compute, gallery
+from pipeline.plans import plan_retire
 from pipeline.steps.context import Context
+from pipeline.steps.facts import read_facts
 
 log = logging.getLogger(__name__)
 
@@ -34,22 +35,15 @@ class RetireResult:
 
 
 def retire(ctx: Context, *, progress: Callable[[str], None] = log.info) -> RetireResult:
-    s, c = ctx.settings, ctx.clients
+    c = ctx.clients
     with ctx.lock("retire"):
-        ledger = ctx.ledger()
-        fleets = ledger_model.fleets_to_retire(ledger, now=ctx.now(), keep_warm=s.keep_warm)
-        for fleet in fleets:
-            progress(f"{'would delete' if ctx.dry_run else 'deleting'} fleet {fleet.name} ({fleet.state} since "
-                     f"{fleet.updated_at:%Y-%m-%d %H:%M})")
-            if not ctx.dry_run:
+        plan = plan_retire(read_facts(ctx, scale_sets=True, gallery_versions=True), settings=ctx.settings)
+        for line in plan.lines():
+            progress(("would " if ctx.dry_run else "") + line)
+        if not ctx.dry_run:
+            for fleet in plan.fleets:
                 compute.delete_scale_set(c, fleet.name)
-                ledger = ctx.record("retired", fleet=fleet.name, image_version=fleet.image_version)
-        in_use = {v.get("tags", {}).get("image-version") for v in compute.list_scale_sets(c)}
-        known = {v.name for v in gallery.list_image_versions(c)}
-        versions = [v for v in ledger_model.image_versions_to_delete(ledger, keep=s.keep_image_versions)
-                    if v in known and v not in in_use]
-        for version in versions:
-            progress(f"{'would delete' if ctx.dry_run else 'deleting'} image version {version}")
-            if not ctx.dry_run:
+                ctx.record("retired", fleet=fleet.name, image_version=fleet.image_version)
+            for version in plan.image_versions:
                 gallery.delete_image_version(c, version)
-    return RetireResult(tuple(f.name for f in fleets), tuple(versions), ctx.dry_run)
+    return RetireResult(tuple(f.name for f in plan.fleets), plan.image_versions, ctx.dry_run)

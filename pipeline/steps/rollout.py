@@ -19,16 +19,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from pipeline import bluegreen, naming
-from pipeline import ledger as ledger_model
+from pipeline import health
 from pipeline import rollout as plans
-from pipeline.azure import compute, gallery, network
-from pipeline.azure.compute import Instance
-from pipeline.errors import ConfigError, NotReady, ResourceMissing, RolloutHalted, StateMismatch, Throttled
-from pipeline.fleet import require_uniform
-from pipeline.ledger import RolloutBatch, RolloutState
+from pipeline.azure import compute, network
+from pipeline.errors import NotReady, RolloutHalted, Throttled
+from pipeline.facts import Instance
+from pipeline.ledger import RolloutBatch
 from pipeline.retry import retry_after_of
 from pipeline.steps.context import Context
+from pipeline.steps.facts import read_facts, with_instances
 
 log = logging.getLogger(__name__)
 
@@ -81,167 +80,8 @@ class RolloutResult:
                 "unhealthy": list(self.unhealthy), "state": self.state}
 
 
-# ---------------------------------------------------------------------------------------------- facts
-
-
-@dataclass(frozen=True)
-class _Facts:
-    fleet: ledger_model.Fleet
-    scale_set: dict
-    model_image: str
-    rule: str
-    capacity: int
-    instances: tuple[Instance, ...]
-
-
-def _version_of(image_id: str) -> str:
-    return image_id.rstrip("/").rsplit("/versions/", 1)[-1] if "/versions/" in image_id else image_id
-
-
-def _pick_fleet(ctx: Context, ledger: ledger_model.Ledger, fleet: str | None) -> ledger_model.Fleet:
-    s = ctx.settings
-    if fleet is None:
-        live = ledger_model.live_fleet(ledger)
-        if live is None:
-            raise NotReady(f"nothing is live in {s.environment} to roll out to; release a first version "
-                           f"(`invoke release`) or name a fleet with --fleet")
-        return live
-    known = ledger.fleets.get(fleet)
-    if known is None or known.state == "retired":
-        raise NotReady(f"fleet {fleet} is not a fleet of {s.environment} that still exists"
-                       f"{' (it was retired)' if known else ''}; see `invoke status`")
-    return known
-
-
-def _rule_for(ctx: Context, fleet: ledger_model.Fleet, ledger: ledger_model.Ledger) -> str:
-    """The production rule when the fleet is live, else the staging rule; checked against the load balancer."""
-    lb_settings = ctx.settings.load_balancer
-    p = lb_settings.backend_pools
-    pools = {"blue": p.blue, "green": p.green}
-    lb = network.get_load_balancer(ctx.clients, lb_settings.name)
-    traffic = bluegreen.read_traffic(lb, production_rule=lb_settings.production_rule.name,
-                                     staging_rule=lb_settings.staging_rule.name)
-    live_color = bluegreen.live_color(traffic, pools)
-    if ledger.live == fleet.name:
-        if live_color != fleet.color:
-            raise StateMismatch(f"the ledger says {fleet.name} ({fleet.color}) is live but the production rule sends "
-                                f"traffic to {traffic.production_pool} ({live_color}); find out who changed the load "
-                                f"balancer before rolling out")
-        return lb_settings.production_rule.name
-    if (traffic.staging_pool or "").lower() != pools[fleet.color].lower():
-        raise NotReady(f"fleet {fleet.name} is neither live nor behind the staging rule, so no probe can gate its "
-                       f"instances; stage it again or roll out the live fleet")
-    return lb_settings.staging_rule.name
-
-
-def _facts(ctx: Context, ledger: ledger_model.Ledger, fleet_name: str | None) -> _Facts:
-    c = ctx.clients
-    fleet = _pick_fleet(ctx, ledger, fleet_name)
-    scale_set = compute.get_scale_set(c, fleet.name)
-    if scale_set is None:
-        raise ResourceMissing(f"scale set {fleet.name} does not exist although the ledger lists it "
-                              f"({fleet.state}); run `invoke status`")
-    require_uniform(scale_set)
-    mode = compute.upgrade_mode(scale_set)
-    if mode.lower() != "manual":
-        raise NotReady(f"scale set {fleet.name} has upgrade policy {mode}; an in-place rollout needs Manual (it "
-                       f"decides which instances upgrade when)")
-    capacity = int((scale_set.get("sku") or {}).get("capacity") or 0)
-    instances = tuple(compute.instances(c, fleet.name, ctx.ids.scale_set(fleet.name)))
-    return _Facts(fleet, scale_set, compute.model_image_id(scale_set), _rule_for(ctx, fleet, ledger),
-                  max(capacity, len(instances)), instances)
-
-
 def _probe_up(ctx: Context, rule: str, instances) -> frozenset[str]:
-    members = {i.ip_configuration_id.lower() for i in instances}
-    return frozenset(b.ip_configuration_id.lower() for b in network.rule_health(ctx.clients, rule)
-                     if b.up and b.ip_configuration_id.lower() in members)
-
-
-# ---------------------------------------------------------------------------------------------- deciding
-
-
-@dataclass(frozen=True)
-class _Decision:
-    plan: plans.RolloutPlan
-    image_id: str  # what instances move to
-    state: RolloutState | None  # the rollout being resumed or rolled back
-    start_event: str | None  # "rollout_started" | "rollout_rollback_started" | None (resume)
-
-
-def _decide(ctx: Context, facts: _Facts, state: RolloutState | None, *, image_version: str | None,
-            spec: plans.BatchSpec, max_unhealthy: float, resume: bool, rollback: bool) -> _Decision:
-    s, f = ctx.settings, facts
-    ids = ctx.ids
-
-    def image_id_of(version: str) -> str:
-        return ids.gallery_image_version(s.image.gallery, s.image.definition, version)
-
-    def make(direction: str, target: str, source: str, batches, *, resumed: bool, strategy: str,
-             threshold: float) -> plans.RolloutPlan:
-        return plans.RolloutPlan(fleet=f.fleet.name, direction=direction, image_version=target, from_version=source,
-                                 strategy=strategy, max_unhealthy=threshold, fleet_size=f.capacity, rule=f.rule,
-                                 batches=batches, set_model=not plans.same_image(f.model_image, image_id_of(target)),
-                                 resumed=resumed)
-
-    unfinished = state is not None and state.unfinished
-    if rollback:
-        if state is None or state.status == "rolled_back":
-            raise NotReady(f"nothing to roll back on {f.fleet.name}: "
-                           + ("its last rollout was already rolled back" if state else "it never had a rollout")
-                           + "; use `invoke rollout --image-version V` to move it to a version")
-        if image_version and image_version != state.image_version:
-            raise ConfigError(f"--rollback undoes the rollout to {state.image_version}, not {image_version}; drop "
-                              f"--image-version")
-        target = state.previous_version
-        spec_used = plans.parse_batch(state.strategy)
-        reverse = True
-        continuing = state.direction == "rollback" and unfinished
-        if continuing:
-            batches = plans.resume_batches(state, f.instances, image_id=image_id_of(target), spec=spec_used,
-                                           fleet_size=f.capacity, reverse=reverse)
-        else:
-            batches = plans.plan_batches(f.instances, image_id=image_id_of(target), spec=spec_used,
-                                         fleet_size=f.capacity, reverse=reverse)
-        plan = make("rollback", target, state.image_version, batches, resumed=continuing, strategy=spec_used.text,
-                    threshold=state.max_unhealthy)
-        return _Decision(plan, image_id_of(target), state, None if continuing else "rollout_rollback_started")
-
-    if resume:
-        if not unfinished:
-            raise NotReady(f"nothing to resume on {f.fleet.name}: "
-                           + (f"its last rollout is {state.status}" if state else "it never had a rollout")
-                           + "; start one with `invoke rollout --image-version V`")
-        if image_version and image_version != state.image_version:
-            raise ConfigError(f"--resume continues the rollout to {state.image_version}, not {image_version}; "
-                              f"drop --image-version, or `invoke rollout --rollback` first")
-        direction = state.direction
-        target = state.moving_to
-        spec_used = plans.parse_batch(state.strategy)
-        batches = plans.resume_batches(state, f.instances, image_id=image_id_of(target), spec=spec_used,
-                                       fleet_size=f.capacity, reverse=direction == "rollback")
-        source = state.image_version if direction == "rollback" else state.previous_version
-        plan = make(direction, target, source, batches, resumed=True, strategy=spec_used.text,
-                    threshold=state.max_unhealthy)
-        return _Decision(plan, image_id_of(target), state, None)
-
-    if not image_version:
-        raise ConfigError("give the image version to roll out (--image-version V), or --resume / --rollback")
-    naming.check_gallery_image_version(image_version)
-    if unfinished:
-        raise NotReady(f"{state.describe()}; continue it with `invoke rollout --resume`, or return the upgraded "
-                       f"domains to {state.previous_version} with `invoke rollout --rollback`")
-    if gallery.get_image_version(ctx.clients, image_version) is None:
-        raise ResourceMissing(f"image version {image_version} does not exist in {s.image.gallery}/"
-                              f"{s.image.definition}; bake it (`invoke bake`) or pick one from `invoke status`")
-    target_id = image_id_of(image_version)
-    batches = plans.plan_batches(f.instances, image_id=target_id, spec=spec, fleet_size=f.capacity)
-    source = _version_of(f.model_image) if not plans.same_image(f.model_image, target_id) else (
-        _version_of(next((i.image_id for i in f.instances if not plans.same_image(i.image_id, target_id)),
-                         f.model_image)))
-    plan = make("forward", image_version, source, batches, resumed=False, strategy=spec.text,
-                threshold=max_unhealthy)
-    return _Decision(plan, target_id, None, "rollout_started" if batches or plan.set_model else None)
+    return health.probe_up(instances, network.rule_health(ctx.clients, rule))
 
 
 # ---------------------------------------------------------------------------------------------- acting
@@ -251,7 +91,7 @@ def _details(ctx: Context, fleet: str, bad: tuple[Instance, ...], probe_up: froz
     lines = []
     for i in bad:
         probe = "Up" if i.ip_configuration_id.lower() in probe_up else "Down"
-        lines.append(f"{i.describe()}, update domain {i.update_domain}, image {_version_of(i.image_id)}"
+        lines.append(f"{i.describe()}, update domain {i.update_domain}, image {plans.version_of(i.image_id)}"
                      f"{'' if i.latest_model else ' (not the latest model)'}, load balancer probe {probe}")
         tail = compute.boot_log_tail(ctx.clients, fleet, i.instance_id)
         lines.extend(f"    | {line}" for line in tail.splitlines())
@@ -277,7 +117,7 @@ def _halt(ctx: Context, plan: plans.RolloutPlan, batch: RolloutBatch | None, bad
         details=details)
 
 
-def _preflight(ctx: Context, plan: plans.RolloutPlan, facts: _Facts) -> None:
+def _preflight(ctx: Context, plan: plans.RolloutPlan, facts: plans.RolloutDecision) -> None:
     """Before anything changes: a fleet already too unhealthy to take the first batch down is not touched."""
     probe_up = _probe_up(ctx, plan.rule, facts.instances)
     elsewhere = plans.unhealthy(facts.instances, probe_up, exclude=plan.batches[0].instances)
@@ -365,24 +205,25 @@ def rollout(ctx: Context, *, image_version: str | None = None, fleet: str | None
     pause_s = plans.check_pause(pause_s)
     timeout_s = batch_timeout_s if batch_timeout_s is not None else ctx.settings.timeouts.stage_health.total_seconds()
     started = time.monotonic()
+    request = plans.RolloutRequest(image_version=image_version, fleet=fleet, spec=spec, max_unhealthy=threshold,
+                                   resume=resume, rollback=rollback)
     with ctx.lock("rollout") as lock:
-        ledger = ctx.ledger()
-        target_fleet = _pick_fleet(ctx, ledger, fleet)
-        state = ledger_model.rollout_state(ledger, target_fleet.name)
-        if state is not None and state.started_at < target_fleet.created_at:
-            state = None  # a rollout of an earlier fleet of the same name
-        facts = _facts(ctx, ledger, target_fleet.name)
-        decision = _decide(ctx, facts, state, image_version=image_version, spec=spec, max_unhealthy=threshold,
-                           resume=resume, rollback=rollback)
+        forward = image_version if not (resume or rollback) else None
+        facts = read_facts(ctx, scale_sets=True, image_versions=(forward,) if forward else ())
+        facts = with_instances(ctx, facts, (plans.pick_fleet(facts.ledger, fleet).name,))
+        s = ctx.settings
+        decision = plans.plan_rollout(facts, request, image_id_of=lambda v: ctx.ids.gallery_image_version(
+            s.image.gallery, s.image.definition, v))
+        state = decision.state
         plan = decision.plan
         for line in plan.lines():
             progress(("would " if ctx.dry_run else "") + line)
         if ctx.dry_run:
             return RolloutResult(plan, True)
-        if not plan.batches and not plan.set_model and decision.start_event is None and not plan.resumed:
+        if decision.nothing_to_do:
             return RolloutResult(plan, False, state=state.status if state else "")
         if decision.start_event == "rollout_started" and plan.batches:
-            _preflight(ctx, plan, facts)
+            _preflight(ctx, plan, decision)
         if decision.start_event == "rollout_started":
             ctx.record("rollout_started", fleet=plan.fleet, image_version=plan.image_version,
                        previous_version=plan.from_version, strategy=plan.strategy, max_unhealthy=plan.max_unhealthy,

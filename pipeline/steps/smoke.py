@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from pipeline import ledger as ledger_model
 from pipeline import nsg as nsg_plan
 from pipeline import smoke as checks
 from pipeline.azure import compute, gallery, network
-from pipeline.errors import NotReady, SmokeFailed
+from pipeline.errors import SmokeFailed
+from pipeline.plans import plan_smoke
 from pipeline.steps.context import Context
+from pipeline.steps.facts import read_facts
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +56,9 @@ def targets(ctx: Context, fleet_name: str, color: str | None) -> list[checks.Tar
                             rule=s.load_balancer.nat_rules.for_color(color).name,
                             ip_configuration_ids=[m.ip_configuration_id for m in members if m.ip_configuration_id]
                             ) if color else {}
-    for instance in members:
-        key = instance.ip_configuration_id.lower()
-        if key in nat:
-            base = f"http://{frontend}:{nat[key]}"
-        elif key in private:
-            base = f"http://{private[key]}:{s.load_balancer.staging_rule.backend_port}"
-        else:
-            raise NotReady(f"instance {instance.instance_id} of {fleet_name} has no port of the "
-                           f"{color} inbound NAT rule and no address; run `invoke infra`, "
-                           f"then re-run `invoke stage` to converge the fleet")
-        found.append(checks.Target(f"instance {instance.instance_id}", base, hint))
+    found += checks.instance_targets(members, fleet=fleet_name, color=color, frontend=frontend,
+                                     backend_port=s.load_balancer.staging_rule.backend_port, nat=nat,
+                                     private=private, hint=hint)
     return found
 
 
@@ -78,10 +71,7 @@ def release_version(ctx: Context, image_version: str) -> str:
 def smoke(ctx: Context, *, report: Path | None = Path(".pipeline/reports/smoke.xml"),
           progress: Callable[[str], None] = log.info) -> SmokeResult:
     s = ctx.settings
-    ledger = ctx.ledger()
-    staged = ledger_model.staged_fleet(ledger)
-    if staged is None:
-        raise NotReady(f"nothing is staged in {s.environment}; run `invoke stage --image-version X` first")
+    staged = plan_smoke(read_facts(ctx)).fleet
     found = targets(ctx, staged.name, staged.color)
     progress(f"{len(s.smoke)} checks x {len(found)} targets against {staged.name} ({staged.image_version})")
     app_version = release_version(ctx, staged.image_version)

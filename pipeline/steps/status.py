@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from pipeline import bluegreen
 from pipeline import ledger as ledger_model
-from pipeline.azure import compute, network
+from pipeline.azure import compute
 from pipeline.steps.context import Context
+from pipeline.steps.facts import read_facts
 
 log = logging.getLogger(__name__)
 
@@ -77,20 +77,17 @@ class StatusResult:
 
 def status(ctx: Context) -> StatusResult:
     s, c = ctx.settings, ctx.clients
-    ledger = ctx.ledger()
-    lb = network.find_load_balancer(c, s.load_balancer.name)
-    traffic, live_color = None, None
-    if lb is not None:
-        traffic = bluegreen.read_traffic(lb, production_rule=s.load_balancer.production_rule.name,
-                                         staging_rule=s.load_balancer.staging_rule.name)
-        pools = {"blue": s.load_balancer.backend_pools.blue, "green": s.load_balancer.backend_pools.green}
-        live_color = traffic.color_of(traffic.production_pool, pools)
+    facts = read_facts(ctx)
+    ledger = facts.ledger
+    roles = (("live", ledger_model.live_fleet(ledger)), ("staged", ledger_model.staged_fleet(ledger)),
+             ("previous", ledger_model.previous_fleet(ledger)))
+    traffic = facts.traffic if facts.load_balancer is not None else None
+    live_color = traffic.color_of(traffic.production_pool, facts.pools.by_color()) if traffic else None
     fleets = []
-    for role, fleet in (("live", ledger_model.live_fleet(ledger)), ("staged", ledger_model.staged_fleet(ledger)),
-                        ("previous", ledger_model.previous_fleet(ledger))):
+    for role, fleet in roles:
         if fleet is None:
             continue
-        exists = compute.get_scale_set(c, fleet.name) is not None
+        exists = compute.get_scale_set(c, fleet.name) is not None   # per fleet: the resource group may not exist
         instances = compute.instances(c, fleet.name, ctx.ids.scale_set(fleet.name)) if exists else []
         rollout = ledger_model.rollout_state(ledger, fleet.name)
         said = None

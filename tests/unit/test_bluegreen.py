@@ -55,3 +55,9 @@ def test_production_on_a_foreign_pool_is_a_mismatch():
     traffic = bluegreen.read_traffic(weird, production_rule="rule-production", staging_rule="rule-staging")
     with pytest.raises(StateMismatch, match="neither blue nor green"):
         bluegreen.live_color(traffic, POOLS)
+
+
+def test_live_on_makes_a_color_live_and_the_other_the_staging_target():
+    rules = {"production_rule": "rule-production", "staging_rule": "rule-staging", "pools": POOLS}
+    assert bluegreen.live_on("green", **rules) == {"rule-production": "pool-green", "rule-staging": "pool-blue"}
+    assert bluegreen.live_on("blue", **rules) == {"rule-production": "pool-blue", "rule-staging": "pool-green"}

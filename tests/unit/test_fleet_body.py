@@ -65,7 +65,7 @@ def test_new_definitions_take_both_security_types():
 
 
 def test_initializing_and_unknown_are_not_yet_healthy():
-    from pipeline.azure.compute import Instance
+    from pipeline.facts import Instance
 
     def instance(health: str) -> Instance:
         return Instance(instance_id="0", name="f_0", computer_name="f000000", provisioning="succeeded",

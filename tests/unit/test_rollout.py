@@ -8,7 +8,7 @@ import pytest
 
 from pipeline import ledger as L
 from pipeline import rollout as R
-from pipeline.azure.compute import Instance
+from pipeline.facts import Instance
 from pipeline.errors import ConfigError
 
 OLD = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/app/versions/1.0.0"

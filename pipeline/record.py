@@ -69,6 +69,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from pipeline import traffic
+from pipeline.errors import RecordError  # noqa: F401 - raised here, and read as record.RecordError
 
 log = logging.getLogger(__name__)
 
@@ -341,10 +342,6 @@ def nice_bucket(duration_s: float, *, buckets: int = 48) -> float:
 
 
 # ---------------------------------------------------------------------------------------------- reading
-
-
-class RecordError(ValueError):
-    """The JSON is not a release record this code understands."""
 
 
 REQUIRED = {"schema": str, "environment": str, "task": str, "who": str, "started": str, "steps": list}

@@ -13,8 +13,6 @@ from pipeline import bluegreen
 from pipeline import nsg as nsg_plan
 from pipeline import smoke as checks
 from pipeline.azure import network
-from pipeline.azure.errors import is_precondition_failed
-from pipeline.errors import StateMismatch
 from pipeline.steps.context import Context
 
 log = logging.getLogger(__name__)
@@ -121,17 +119,8 @@ def move_traffic(ctx: Context, *, lb: dict, assignments: dict[str, str], progres
     """ONE load balancer PUT with the new rule->pool assignments, guarded by the ETag of `lb` (as read)."""
     for line in bluegreen.describe(assignments):
         progress(line)
-    from azure.core.exceptions import HttpResponseError
-
-    try:
-        return network.put_load_balancer(ctx.clients, bluegreen.with_rule_pools(lb, assignments),
-                                         if_match=lb.get("etag"))
-    except Exception as err:  # noqa: BLE001 - only the 412 case is ours to explain
-        cause = err.__cause__ if isinstance(err.__cause__, HttpResponseError) else err
-        if is_precondition_failed(cause):
-            raise StateMismatch(f"load balancer {ctx.settings.load_balancer.name} changed while we were deciding "
-                                f"(ETag mismatch); nothing was switched: run the step again") from err
-        raise
+    # A lost ETag race raises PreconditionFailed (exit 9): nothing was switched; a re-run reads and decides again.
+    return network.put_load_balancer(ctx.clients, bluegreen.with_rule_pools(lb, assignments), if_match=lb.get("etag"))
 
 
 @dataclass(frozen=True)

@@ -13,17 +13,7 @@ from pipeline.errors import SmokeFailed, VerificationFailed
 from pipeline.record import Recorder
 from pipeline.steps.smoke import SmokeResult
 from pipeline.traffic import Sample
-
-
-class Clocks:
-    """A wall clock and a monotonic clock that move together, by hand."""
-
-    def __init__(self, start: float = 1_735_732_800.0):    # 2025-01-01T12:00:00Z
-        self.wall, self.mono = start, 100.0
-
-    def advance(self, seconds: float) -> None:
-        self.wall += seconds
-        self.mono += seconds
+from tests.fixtures.fakes import Clocks
 
 
 @dataclass(frozen=True)

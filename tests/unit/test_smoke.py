@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import http.server
-import threading
 from xml.etree import ElementTree as ET
 
 import pytest
 
 from pipeline.smoke import Check, Outcome, Target, evaluate, junit_report, run_checks, summary
+from tests.fixtures.fakes import serve_http
 
 
 def test_version_is_substituted_in_path_and_body():
@@ -53,17 +53,13 @@ def test_run_checks_against_a_real_server_and_a_dead_port():
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        good = Target("good", f"http://127.0.0.1:{server.server_address[1]}")
+    with serve_http(Handler) as base:
+        good = Target("good", base)
         with __import__("socket").socket() as s:
             s.bind(("127.0.0.1", 0))
             dead = Target("dead", f"http://127.0.0.1:{s.getsockname()[1]}")
         outcomes = run_checks([Check("health", "/health", body_contains="{version}")], [good, dead],
                               version="2.0.0", timeout_s=2)
-    finally:
-        server.shutdown()
     by_target = {o.target.name: o for o in outcomes}
     assert by_target["good"].passed
     assert by_target["dead"].failure.startswith("request failed")

@@ -12,6 +12,7 @@ import pytest
 
 from pipeline import traffic
 from pipeline.traffic import FAILED, Sample
+from tests.fixtures.fakes import serve_http
 
 
 def s(t, version=None, *, instance="i0", status=200, error=None):
@@ -136,15 +137,8 @@ def serve(app: SwitchingApp):
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/version"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(Handler) as base:
+        yield f"{base}/version"
 
 
 def sample_a_cutover(*, requests: int = 120, switch_after: int = 50, mix: int = 0, rate_per_s: float = 150.0,

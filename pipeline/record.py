@@ -190,8 +190,11 @@ class Recorder:
 
     @contextmanager
     def step(self, name: str) -> Iterator[StepRun]:
+        """Time one step. Steps opened inside it (release's bake, stage, smoke, promote) stand for it in the
+        record: it is added only when none were, or when it failed outside them."""
         run = StepRun(name, started=self._clock())
         began = self._monotonic()
+        before = len(self.steps)
         try:
             yield run
         except BaseException as err:
@@ -201,7 +204,10 @@ class Recorder:
             raise
         finally:
             run.seconds = self._monotonic() - began
-            self._add(run, offset_s=began - self._started_mono)
+            inner = self.steps[before:]
+            failed_inside = self._failed_step is not None and self._failed_step[1] is run.error
+            if not inner or (run.error is not None and not failed_inside):
+                self._add(run, offset_s=began - self._started_mono)
 
     def call(self, name: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Run fn(*args, **kwargs) as step `name`; returns its result."""
@@ -318,7 +324,7 @@ class Recorder:
             self._path = dir / self.filename(attempt=attempt)
         return self._path
 
-    def write(self, *, dir: Path = RECORDS_DIR) -> Path:  # noqa: A002 - the brief's name for it
+    def write(self, *, dir: Path = RECORDS_DIR) -> Path:  # noqa: A002 - shadows the builtin; callers pass dir=
         """Write the record as <env>-<UTC time>-<task>.json in `dir` (atomically); returns the path."""
         dir.mkdir(parents=True, exist_ok=True)
         path = self._claim(dir)

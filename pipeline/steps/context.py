@@ -6,7 +6,7 @@ import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from pipeline import ledger as ledger_model
 from pipeline.azure import storage
@@ -28,6 +28,7 @@ class Context:
     who: str = field(default_factory=whoami)
     now: Callable[[], datetime] = utcnow
     dry_run: bool = False
+    recorder: Any = None   # pipeline.record.Recorder of this run (the CLI's), or None: steps inside steps use it
     _ledger_container_ready: bool = field(default=False, init=False, repr=False)
 
     @property

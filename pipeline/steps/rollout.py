@@ -139,7 +139,7 @@ def _rule_for(ctx: Context, fleet: ledger_model.Fleet, ledger: ledger_model.Ledg
 def _facts(ctx: Context, ledger: ledger_model.Ledger, fleet_name: str | None) -> _Facts:
     c = ctx.clients
     fleet = _pick_fleet(ctx, ledger, fleet_name)
-    scale_set = compute.get_scale_set(c, fleet.name)
+    scale_set = compute.find_scale_set(c, fleet.name)
     if scale_set is None:
         raise ResourceMissing(f"scale set {fleet.name} does not exist although the ledger lists it "
                               f"({fleet.state}); run `invoke status`")
@@ -233,7 +233,7 @@ def _decide(ctx: Context, facts: _Facts, state: RolloutState | None, *, image_ve
     if unfinished:
         raise NotReady(f"{state.describe()}; continue it with `invoke rollout --resume`, or return the upgraded "
                        f"domains to {state.previous_version} with `invoke rollout --rollback`")
-    if gallery.get_image_version(ctx.clients, image_version) is None:
+    if gallery.find_image_version(ctx.clients, image_version) is None:
         raise ResourceMissing(f"image version {image_version} does not exist in {s.image.gallery}/"
                               f"{s.image.definition}; bake it (`invoke bake`) or pick one from `invoke status`")
     target_id = image_id_of(image_version)

@@ -91,7 +91,7 @@ def make_plan(ctx: Context, *, image_version: str, capacity: int | None) -> tupl
     bluegreen.nat_rule_id(lb, s.load_balancer.nat_rules.for_color(idle).name, pool=pools[idle])
     ledger = ctx.ledger()
     check_ledger_matches(ledger, live_color=live_color, production_pool=traffic.production_pool)
-    if gallery.get_image_version(c, image_version) is None:
+    if gallery.find_image_version(c, image_version) is None:
         gallery.list_image_versions(c)  # a missing gallery or definition: ResourceMissing saying to run infra
         raise ResourceMissing(f"image version {image_version} does not exist in {s.image.gallery}/"
                               f"{s.image.definition}; bake it (`invoke bake`) or pick one from `invoke status`")
@@ -165,7 +165,7 @@ def stage(ctx: Context, *, image_version: str, capacity: int | None = None,
         for old in plan.remove:
             progress(f"deleting {old}")
             compute.delete_scale_set(c, old)
-        existing = compute.get_scale_set(c, plan.fleet) if plan.reuse else None
+        existing = compute.find_scale_set(c, plan.fleet) if plan.reuse else None
         # The configured key; else the one the fleet already has (a converging PUT sends it back unchanged); else a
         # fresh ed25519 key whose private half is discarded (README: "Logging into an instance").
         key = s.fleet.ssh_public_key or fleet.model_ssh_key(existing) or sshkeys.generate_public_key(plan.fleet)

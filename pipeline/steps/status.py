@@ -90,7 +90,7 @@ def status(ctx: Context) -> StatusResult:
                         ("previous", ledger_model.previous_fleet(ledger))):
         if fleet is None:
             continue
-        exists = compute.get_scale_set(c, fleet.name) is not None
+        exists = compute.find_scale_set(c, fleet.name) is not None
         instances = compute.instances(c, fleet.name, ctx.ids.scale_set(fleet.name)) if exists else []
         rollout = ledger_model.rollout_state(ledger, fleet.name)
         said = None

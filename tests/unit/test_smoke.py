@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.server
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -42,18 +41,7 @@ def test_junit_report_counts_failures_and_names_the_target():
 
 
 def test_run_checks_against_a_real_server_and_a_dead_port():
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = b"healthy 2.0.0"
-            self.send_response(200 if self.path == "/health" else 404)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    with serve_http(Handler) as base:
+    with serve_http(lambda path: (200 if path == "/health" else 404, b"healthy 2.0.0", {})) as base:
         good = Target("good", base)
         with __import__("socket").socket() as s:
             s.bind(("127.0.0.1", 0))

@@ -3,7 +3,6 @@ answer switches version mid-run (no sleeps: the server switches after a number o
 
 from __future__ import annotations
 
-import http.server
 import json
 import threading
 from contextlib import contextmanager
@@ -125,19 +124,12 @@ class SwitchingApp:
 
 @contextmanager
 def serve(app: SwitchingApp):
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's naming
-            body = json.dumps(app.answer()).encode() if self.path == "/version" else b"{}"
-            self.send_response(200 if self.path == "/version" else 404)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(path: str) -> tuple[int, bytes, dict[str, str]]:
+        if path != "/version":
+            return 404, b"{}", {"Content-Type": "application/json"}
+        return 200, json.dumps(app.answer()).encode(), {"Content-Type": "application/json"}
 
-        def log_message(self, *args):
-            pass
-
-    with serve_http(Handler) as base:
+    with serve_http(answer) as base:
         yield f"{base}/version"
 
 

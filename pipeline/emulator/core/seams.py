@@ -24,6 +24,9 @@ class ComputeForNetwork(Protocol):
     def scale_sets_using(self, resource_id: str) -> list[str]:
         """Scale-set ids whose model references the resource (id prefix match, case-insensitive)."""
 
+    def nics_with_nsg(self, nsg_id: str) -> list[str]:
+        """NIC ids of the instances whose applied model puts this network security group on a NIC."""
+
 
 @runtime_checkable
 class NetworkForCompute(Protocol):

@@ -2,7 +2,7 @@
 with compute and the data plane (runtime/dataplane.py) that makes the load balancers forward real TCP.
 
 Seams (core/seams.py, members in runtime/members.py): the network holds compute as `self.compute`
-(ComputeForNetwork: pool_members, nat_members, scale_sets_using), and compute holds the network as
+(ComputeForNetwork: pool_members, nat_members, scale_sets_using, nics_with_nsg), and compute holds the network as
 `self.network` (NetworkForCompute: require_subnet/backend_pool/nat_pool/nsg, check_nat_capacity, pool_members,
 membership_changed). cloud.py wires both.
 """
@@ -208,7 +208,7 @@ class NetworkBackend:
                    if vnet.kind == "virtualNetworks" for s in vnet.properties["subnets"]
                    if key(((s["properties"].get("networkSecurityGroup") or {}).get("id") or "").rstrip("/"))
                    == key(nsg_id)]
-        return subnets, self._compute("nics_with_nsg", nsg_id)
+        return subnets, self.compute.nics_with_nsg(nsg_id)
 
     def groups_on_path(self, member: Member) -> list[tuple[str, list[dict]]]:
         """The network security groups a flow to `member` crosses, subnet first, then NIC: (name, ordered

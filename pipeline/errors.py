@@ -7,13 +7,13 @@
     ├── AzureError                     3  an Azure (or local cloud) call failed
     │   ├── ResourceMissing (LookupError)  4  a resource the step needs does not exist
     │   ├── Throttled                  3  Azure kept answering 429 after our retries
-    │   └── LeaseTaken                 3  another holder has a lease on the blob (lock.py turns it into LockHeld)
+    │   └── LeaseTaken                 3  another holder leases the blob (lock.py turns it into LockHeld)
     ├── BakeError                      5  Packer failed or produced no artifact
     ├── FleetUnhealthy                 6  instances did not become healthy in time
     ├── SmokeFailed                    7  a smoke check failed
     ├── LockHeld                       8  another release holds the environment's lock
     ├── StateMismatch                  9  the load balancer does not match the release ledger
-    │   └── PreconditionFailed         9  a write guarded by an ETag (If-Match) lost: it changed since we read it
+    │   └── PreconditionFailed         9  an ETag-guarded write lost: it changed since we read it
     │       └── ConcurrentUpdate       9  a conditional blob write lost (changed, or already exists)
     ├── VerificationFailed            10  promote verification failed; traffic was swapped back
     ├── NotReady                      11  a precondition is unmet (nothing staged, nothing to roll back to)
@@ -21,8 +21,9 @@
     └── DoctorFailed                  13  `invoke doctor` found a check that fails
 
 Every message is one line that says what went wrong and what to do; `details` may add lines under it
-(which instances, the tail of their boot log). The CLI layer
-(`tasks.py`) is the only place that turns these into an exit code.
+(which instances, the tail of their boot log). `pipeline/cli.py` `run` (what every task in tasks.py calls)
+is the only place that turns these into an exit code. pipeline/azure/ raises only these: no SDK exception
+reaches the steps.
 """
 
 from __future__ import annotations

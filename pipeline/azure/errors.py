@@ -59,8 +59,9 @@ def azure_call(what: str, *, missing: str | None = None) -> Iterator[None]:
         if status == 404 and missing:
             raise ResourceMissing(f"{what}: not found ({code_of(err) or 'NotFound'}); {missing}") from err
         if status == 412:
-            raise PreconditionFailed(f"{what}: it changed since it was read (412 {code_of(err) or 'PreconditionFailed'}, "
-                                     f"ETag mismatch); nothing was written: run the step again") from err
+            code = code_of(err) or "PreconditionFailed"
+            raise PreconditionFailed(f"{what}: it changed since it was read (412 {code}, ETag mismatch); nothing "
+                                     f"was written: run the step again") from err
         denied = authorization_message(what, err)
         if denied:
             raise AzureError(denied) from err

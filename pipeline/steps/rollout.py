@@ -335,7 +335,8 @@ def _run_batch(ctx: Context, plan: plans.RolloutPlan, batch: RolloutBatch, *, im
 
     try:
         retry.poll_until(timeout_s=max(0.0, timeout_s - (clock() - started)),
-                         interval_s=ctx.settings.fleet.poll_interval_s, throttled=lambda err: isinstance(err, Throttled), sleep=sleep, clock=clock)(gate_passed)
+                         interval_s=ctx.settings.fleet.poll_interval_s,
+                         throttled=lambda err: isinstance(err, Throttled), sleep=sleep, clock=clock)(gate_passed)
     except RetryError as err:   # out of time: judged on the last read below
         if seen["last"] is None:   # never read: say it was throttling (exit 3), not an unhealthy batch
             throttled = err.last_attempt.exception()

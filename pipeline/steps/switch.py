@@ -55,12 +55,13 @@ class Cutover:
 
 
 @contextmanager
-def sample_production(ctx: Context, *, version: str, sleep: Callable[[float], None] = time.sleep) -> Iterator[Cutover]:
+def sample_production(ctx: Context, *, version: str,
+                      sleep: Callable[[float], None] = time.sleep) -> Iterator[Cutover]:
     """A constant light load on production's /version for the duration of the block, from `cutover.lead` before
     it (so the chart shows the state it started from) to `cutover.tail` after it (the settled state)."""
-    sampling = ctx.settings.cutover
     from pipeline.traffic import Sampler
 
+    sampling = ctx.settings.cutover
     cutover = Cutover(url=production_url(ctx) + "/version", version=version)
     sampler = Sampler(url=cutover.url, rate_per_s=20, threads=2, timeout_s=2.0, max_seconds=600)
     cutover._sampler = sampler

@@ -5,9 +5,23 @@
     invoke --list            everything else
 """
 
+from pathlib import Path
+
 from invoke import Collection, task
 
 from pipeline import cli
+from pipeline.steps.bake import bake as bake_step
+from pipeline.steps.doctor import doctor as doctor_step
+from pipeline.steps.infra import ensure_infra
+from pipeline.steps.promote import promote as promote_step
+from pipeline.steps.promote import rollback as rollback_step
+from pipeline.steps.release import release as release_step
+from pipeline.steps.retire import retire as retire_step
+from pipeline.steps.rollout import rollout as rollout_step
+from pipeline.steps.smoke import smoke as smoke_step
+from pipeline.steps.stage import stage as stage_step
+from pipeline.steps.status import status as status_step
+from pipeline.steps.switch import verify_live
 
 ENV = "environment in pipeline.toml (default: PIPELINE_ENV, else the file's default_environment)"
 SET = "override a setting, KEY=VALUE with a dotted key (repeatable), e.g. capacity.default=3"
@@ -18,18 +32,10 @@ COMMON = {"env": ENV, "set_": SET, "json": JSON, "dry_run": DRY}
 cli.configure_logging()
 
 
-def _step(name: str, **kwargs):
-    from importlib import import_module
-
-    module, _, function = name.rpartition(".")
-    return getattr(import_module(f"pipeline.steps.{module}"), function)
-
-
 @task(iterable=["set_"], help=COMMON)
 def infra(c, env=None, set_=None, json=False, dry_run=False):
     """Create what is missing of the base infrastructure (idempotent; never moves traffic)."""
-    with cli.context(env=env, overrides=set_, dry_run=dry_run) as ctx:
-        cli.run(lambda: _step("infra.ensure_infra")(ctx), as_json=json, ctx=ctx, task="infra")
+    cli.run_step(ensure_infra, env=env, overrides=set_, dry_run=dry_run, as_json=json, task="infra")
 
 
 @task(iterable=["set_"], help={**COMMON, "app_version": "app version to bake (default: from git describe)",
@@ -39,72 +45,61 @@ def infra(c, env=None, set_=None, json=False, dry_run=False):
 def bake(c, app_version=None, build_number=None, force=False, app_dir="packer/app", env=None, set_=None, json=False,
          dry_run=False):
     """Bake the app into an image with Packer and publish it as a gallery image version."""
-    from pathlib import Path
-
-    with cli.context(env=env, overrides=set_, dry_run=dry_run) as ctx:
-        cli.run(lambda: _step("bake.bake")(
-            ctx, app_version=app_version or cli.app_version_from_git(),
-            build_number=int(build_number) if build_number is not None else None, force=force,
-            app_dir=Path(app_dir), progress=cli.progress), as_json=json, ctx=ctx, task="bake")
+    cli.run_step(lambda ctx: bake_step(
+        ctx, app_version=app_version or cli.app_version_from_git(),
+        build_number=int(build_number) if build_number is not None else None, force=force,
+        app_dir=Path(app_dir), progress=cli.progress), env=env, overrides=set_, dry_run=dry_run, as_json=json,
+        task="bake")
 
 
 @task(iterable=["set_"], help={**COMMON, "image_version": "gallery image version to stage (required)",
                                "capacity": "instances (default: the live fleet's capacity)"})
 def stage(c, image_version, capacity=None, env=None, set_=None, json=False, dry_run=False):
     """Stand up a new fleet from an image version on the idle pool, behind the staging rule."""
-    with cli.context(env=env, overrides=set_, dry_run=dry_run) as ctx:
-        cli.run(lambda: _step("stage.stage")(ctx, image_version=image_version,
-                                              capacity=int(capacity) if capacity else None, progress=cli.progress),
-                as_json=json, ctx=ctx, task="stage")
+    cli.run_step(lambda ctx: stage_step(ctx, image_version=image_version,
+                                        capacity=int(capacity) if capacity else None, progress=cli.progress),
+                 env=env, overrides=set_, dry_run=dry_run, as_json=json, task="stage")
 
 
 @task(iterable=["set_"], help={**COMMON, "report": "JUnit XML path (default .pipeline/reports/smoke.xml)",
                                "dry_run": "run the checks but record nothing in the ledger"})
 def smoke(c, report=".pipeline/reports/smoke.xml", env=None, set_=None, json=False, dry_run=False):
     """Smoke-test the staged fleet through the staging frontend and on every instance; write JUnit XML."""
-    from pathlib import Path
-
-    with cli.context(env=env, overrides=set_, dry_run=dry_run) as ctx:
-        cli.run(lambda: _step("smoke.smoke")(ctx, report=Path(report), progress=cli.progress), as_json=json,
-                ctx=ctx, task="smoke")
+    cli.run_step(lambda ctx: smoke_step(ctx, report=Path(report), progress=cli.progress), env=env, overrides=set_,
+                 dry_run=dry_run, as_json=json, task="smoke")
 
 
 @task(iterable=["set_"], help=COMMON)
 def promote(c, env=None, set_=None, json=False, dry_run=False):
     """Swap production to the staged fleet in one guarded update; verify; swap back if verification fails."""
-    with cli.context(env=env, overrides=set_, dry_run=dry_run) as ctx:
-        cli.run(lambda: _step("promote.promote")(ctx, progress=cli.progress), as_json=json, ctx=ctx,
-                task="promote", html=True)
+    cli.run_step(lambda ctx: promote_step(ctx, progress=cli.progress), env=env, overrides=set_, dry_run=dry_run,
+                 as_json=json, task="promote", html=True)
 
 
 @task(iterable=["set_"], help={"env": ENV, "set_": SET, "json": JSON})
 def verify(c, env=None, set_=None, json=False):
     """Check that production serves the live fleet's version (read-only)."""
-    with cli.context(env=env, overrides=set_) as ctx:
-        cli.run(lambda: _step("switch.verify_live")(ctx, progress=cli.progress), as_json=json)
+    cli.run_step(lambda ctx: verify_live(ctx, progress=cli.progress), env=env, overrides=set_, as_json=json)
 
 
 @task(iterable=["set_"], help=COMMON)
 def rollback(c, env=None, set_=None, json=False, dry_run=False):
     """Send production back to the previous (warm) fleet in one guarded update."""
-    with cli.context(env=env, overrides=set_, dry_run=dry_run) as ctx:
-        cli.run(lambda: _step("promote.rollback")(ctx, progress=cli.progress), as_json=json, ctx=ctx,
-                task="rollback", html=True)
+    cli.run_step(lambda ctx: rollback_step(ctx, progress=cli.progress), env=env, overrides=set_, dry_run=dry_run,
+                 as_json=json, task="rollback", html=True)
 
 
 @task(iterable=["set_"], help=COMMON)
 def retire(c, env=None, set_=None, json=False, dry_run=False):
     """Delete fleets past the keep-warm window and image versions beyond the newest N that nothing uses."""
-    with cli.context(env=env, overrides=set_, dry_run=dry_run) as ctx:
-        cli.run(lambda: _step("retire.retire")(ctx, progress=cli.progress), as_json=json, ctx=ctx,
-                task="retire")
+    cli.run_step(lambda ctx: retire_step(ctx, progress=cli.progress), env=env, overrides=set_, dry_run=dry_run,
+                 as_json=json, task="retire")
 
 
 @task(iterable=["set_"], help={"env": ENV, "set_": SET, "json": JSON})
 def status(c, env=None, set_=None, json=False):
     """Live, staged and previous fleets with instance health, the load balancer's state, the history."""
-    with cli.context(env=env, overrides=set_) as ctx:
-        cli.run(lambda: _step("status.status")(ctx), as_json=json)
+    cli.run_step(status_step, env=env, overrides=set_, as_json=json)
 
 
 @task(iterable=["set_"], help={**COMMON, "app_version": "app version to release (default: from git describe)",
@@ -112,14 +107,10 @@ def status(c, env=None, set_=None, json=False):
 def release(c, app_version=None, build_number=None, app_dir="packer/app", env=None, set_=None, json=False,
             dry_run=False):
     """Bake, stage, smoke and promote one app version."""
-    from pathlib import Path
-
-    with cli.context(env=env, overrides=set_, dry_run=dry_run) as ctx:
-        cli.run(lambda recorder: _step("release.release")(
-            ctx, app_version=app_version or cli.app_version_from_git(),
-            build_number=int(build_number) if build_number is not None else None, app_dir=Path(app_dir),
-            progress=cli.progress, recorder=recorder), as_json=json, ctx=ctx, task="release",
-            records_itself=True, html=True)
+    cli.run_step(lambda ctx: release_step(
+        ctx, app_version=app_version or cli.app_version_from_git(),
+        build_number=int(build_number) if build_number is not None else None, app_dir=Path(app_dir),
+        progress=cli.progress), env=env, overrides=set_, dry_run=dry_run, as_json=json, task="release", html=True)
 
 
 @task(iterable=["set_"], help={**COMMON,
@@ -133,25 +124,22 @@ def release(c, app_version=None, build_number=None, app_dir="packer/app", env=No
 def rollout(c, image_version=None, fleet=None, batch="ud", max_unhealthy="0.0", pause="0", resume=False,
             rollback=False, env=None, set_=None, json=False, dry_run=False):
     """Roll an image onto a fleet in place, one update domain at a time, health-gated (exit 12 when halted)."""
-    with cli.context(env=env, overrides=set_, dry_run=dry_run) as ctx:
-        cli.run(lambda: _step("rollout.rollout")(
-            ctx, image_version=image_version, fleet=fleet, batch=batch, max_unhealthy=max_unhealthy,
-            pause_s=pause, resume=resume, rollback=rollback, progress=cli.progress), as_json=json, ctx=ctx,
-            task="rollout")
+    cli.run_step(lambda ctx: rollout_step(
+        ctx, image_version=image_version, fleet=fleet, batch=batch, max_unhealthy=max_unhealthy, pause_s=pause,
+        resume=resume, rollback=rollback, progress=cli.progress), env=env, overrides=set_, dry_run=dry_run,
+        as_json=json, task="rollout")
 
 
 @task(iterable=["set_"], help={"env": ENV, "set_": SET, "json": JSON})
 def doctor(c, env=None, set_=None, json=False):
     """Check the subscription and environment before a release (read-only; exit 13 when a check fails)."""
-    with cli.context(env=env, overrides=set_) as ctx:
-        cli.run(lambda: _step("doctor.doctor")(ctx), as_json=json)
+    cli.run_step(doctor_step, env=env, overrides=set_, as_json=json)
 
 
 @task(help={"env": ENV})
 def demo(c, env="local"):
     """The README's first command: local cloud up, release an app, release a changed app, show production."""
-    with cli.context_after_local_up(env=env) as ctx:
-        cli.run(lambda: _step("release.demo")(ctx, progress=cli.progress, recorded=cli.recorded_release(ctx)))
+    cli.run(lambda: cli.demo(env=env, progress=cli.progress))
 
 
 @task(help={"json": JSON,
@@ -171,16 +159,13 @@ def local_down(c):
 @task(help={"records": "directory of release records (default .pipeline/records)"})
 def summary(c, records=".pipeline/records"):
     """Print this run's release records as Markdown (for $GITHUB_STEP_SUMMARY or a Jenkins description)."""
-    from pathlib import Path
-
     cli.run(lambda: cli.records_markdown(Path(records)))
 
 
 @task(help={"env": ENV})
 def lock_break(c, env=None):
     """Break the environment's release lock (only when its holder is known to be dead)."""
-    with cli.context(env=env) as ctx:
-        cli.run(lambda: cli.break_lock(ctx))
+    cli.run_step(cli.break_lock, env=env)
 
 
 local = Collection("local")

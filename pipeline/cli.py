@@ -55,17 +55,14 @@ def parse_overrides(pairs: list[str] | None) -> dict[str, str]:
 
 @contextmanager
 def context(*, env: str | None, overrides: list[str] | None = None, dry_run: bool = False) -> Iterator[Any]:
+    """Settings and SDK clients for one environment, as a step Context. Bad settings, or a local cloud that is not
+    running, raise their PipelineError (`run` turns it into the exit code)."""
     from pipeline.azure.clients import Clients
     from pipeline.config import load_settings
     from pipeline.steps.context import Context
 
-    from invoke.exceptions import Exit
-
-    try:
-        settings = load_settings(environment=env, overrides=parse_overrides(overrides))
-        clients = Clients.for_settings(settings)
-    except PipelineError as err:  # bad config, or the local cloud is not running
-        raise Exit(f"error: {err}", code=err.exit_code) from None
+    settings = load_settings(environment=env, overrides=parse_overrides(overrides))
+    clients = Clients.for_settings(settings)
     with clients:
         yield Context(clients, dry_run=dry_run)
 
@@ -81,49 +78,58 @@ def emit(result: Any, *, as_json: bool) -> None:
         print(result.summary)
 
 
-def run(step: Callable[..., Any], *, as_json: bool = False, ctx: Any = None, task: str | None = None,
-        records_itself: bool = False, html: bool = False) -> Any:
-    """Run a step and print its result; map failures to (message, exit code) for invoke's Exit.
-
-    With `ctx` and `task` (and not a dry run) the run leaves a release record in .pipeline/records/ (and with
-    `html`, a report in .pipeline/reports/). A step that `records_itself` is called with the recorder.
-    """
+def run(call: Callable[[], Any], *, as_json: bool = False) -> Any:
+    """Call a task's work and print its result: the ONE place a failure becomes a message and an exit code
+    (invoke's Exit). A PipelineError exits with its `exit_code`, Ctrl-C with 130, and a result that reports its
+    own failure (`invoke doctor`'s) with its `exit_code` after it is printed."""
     from invoke.exceptions import Exit
 
-    recorder = None
-    if ctx is not None and task and not ctx.dry_run:
-        from pipeline.record import Recorder
-
-        recorder = Recorder(environment=ctx.settings.environment, task=task, who=ctx.who)
     try:
-        if records_itself:
-            result = step(recorder)
-        elif recorder is None:
-            result = step()
-        else:
-            from pipeline.steps.release import note_cutover
-
-            with recorder.step(task) as record_step:
-                result = record_step.keep(step())
-            note_cutover(recorder, result)
+        result = call()
     except PipelineError as err:
-        _finish(recorder, error=err, html=html)
         for line in err.details:
             print(line, file=sys.stderr)
         if as_json:
             print(json.dumps({"error": type(err).__name__, "message": str(err), "exit_code": err.exit_code,
                               "details": list(err.details)}, indent=2))
-        raise Exit(f"error: {err}", code=err.exit_code) from None
-    except KeyboardInterrupt as err:
-        _finish(recorder, error=err, html=html)
-        raise Exit("interrupted: re-run the same step to finish or undo it", code=130) from None
-    _finish(recorder, html=html)
-    if result is not None:
-        emit(result, as_json=as_json)
-    failed = getattr(result, "exit_code", 0)   # a result that reports its own failure (invoke doctor)
-    if failed:
-        raise Exit(f"error: {result.failure}", code=failed)
+        failure = (f"error: {err}", err.exit_code)
+    except KeyboardInterrupt:
+        failure = ("interrupted: re-run the same step to finish or undo it", 130)
+    else:
+        if result is not None:
+            emit(result, as_json=as_json)
+        failed = getattr(result, "exit_code", 0)
+        failure = (f"error: {result.failure}", failed) if failed else None
+    if failure is not None:
+        raise Exit(failure[0], code=failure[1])
     return result
+
+
+def run_step(step: Callable[[Any], Any], *, env: str | None, overrides: list[str] | None = None,
+             dry_run: bool = False, as_json: bool = False, task: str | None = None, html: bool = False) -> Any:
+    """`run` a step on the environment's Context. With `task` (and not a dry run) the run leaves a release record
+    in .pipeline/records/ (and with `html`, a report in .pipeline/reports/); the step's own steps (release's)
+    are recorded through `ctx.recorder`."""
+
+    def call() -> Any:
+        with context(env=env, overrides=overrides, dry_run=dry_run) as ctx:
+            if not task or dry_run:
+                return step(ctx)
+            from pipeline.record import Recorder
+            from pipeline.steps.release import note_cutover
+
+            recorder = ctx.recorder = Recorder(environment=ctx.settings.environment, task=task, who=ctx.who)
+            try:
+                with recorder.step(task) as record_step:
+                    result = record_step.keep(step(ctx))
+                note_cutover(recorder, result)
+            except (PipelineError, KeyboardInterrupt) as err:
+                _finish(recorder, error=err, html=html)
+                raise
+            _finish(recorder, html=html)
+            return result
+
+    return run(call, as_json=as_json)
 
 
 def _finish(recorder: Any, *, error: BaseException | None = None, html: bool = False) -> None:
@@ -199,11 +205,13 @@ def local_down() -> _Lines:
                   {"stopped": stopped})
 
 
-@contextmanager
-def context_after_local_up(*, env: str) -> Iterator[Any]:
-    local_up(env=env)
+def demo(*, env: str = "local", progress: Callable[[str], None] = progress) -> Any:
+    """The README's first command: the local cloud up, then two recorded releases (pipeline/steps/release.py)."""
+    from pipeline.steps.release import demo as two_releases
+
+    local_up(env=env, progress=progress)
     with context(env=env) as ctx:
-        yield ctx
+        return two_releases(ctx, progress=progress, recorded=recorded_release(ctx))
 
 
 def break_lock(ctx: Any) -> _Lines:

@@ -221,6 +221,16 @@ class Fleet:
 
 
 @dataclass(frozen=True)
+class Cutover:
+    """`[environments.NAME.cutover]`, optional: promote and rollback sample production's /version from `lead`
+    before the swap (the chart's first bucket shows the state it started from) until `tail` after verification
+    (verification's own rounds already show the settled state, so the tail is short)."""
+
+    lead: timedelta = timedelta(milliseconds=250)
+    tail: timedelta = timedelta(milliseconds=250)
+
+
+@dataclass(frozen=True)
 class Settings:
     cloud: str  # "local" or "azure"
     subscription_id: str | None  # None for local: read it from the local cloud file
@@ -238,6 +248,7 @@ class Settings:
     storage: Storage
     smoke: tuple[SmokeCheck, ...]
     fleet: Fleet = dataclasses.field(default_factory=Fleet)  # optional table
+    cutover: Cutover = dataclasses.field(default_factory=Cutover)  # optional table
     # Not from the environment table: where the settings came from.
     environment: str = ""
     config_path: Path = Path("pipeline.toml")

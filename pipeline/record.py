@@ -69,6 +69,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from pipeline import traffic
+from pipeline.errors import RecordError  # noqa: F401 - raised here, and read as record.RecordError
 
 log = logging.getLogger(__name__)
 
@@ -189,8 +190,11 @@ class Recorder:
 
     @contextmanager
     def step(self, name: str) -> Iterator[StepRun]:
+        """Time one step. Steps opened inside it (release's bake, stage, smoke, promote) stand for it in the
+        record: it is added only when none were, or when it failed outside them."""
         run = StepRun(name, started=self._clock())
         began = self._monotonic()
+        before = len(self.steps)
         try:
             yield run
         except BaseException as err:
@@ -200,7 +204,10 @@ class Recorder:
             raise
         finally:
             run.seconds = self._monotonic() - began
-            self._add(run, offset_s=began - self._started_mono)
+            inner = self.steps[before:]
+            failed_inside = self._failed_step is not None and self._failed_step[1] is run.error
+            if not inner or (run.error is not None and not failed_inside):
+                self._add(run, offset_s=began - self._started_mono)
 
     def call(self, name: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Run fn(*args, **kwargs) as step `name`; returns its result."""
@@ -317,7 +324,7 @@ class Recorder:
             self._path = dir / self.filename(attempt=attempt)
         return self._path
 
-    def write(self, *, dir: Path = RECORDS_DIR) -> Path:  # noqa: A002 - the brief's name for it
+    def write(self, *, dir: Path = RECORDS_DIR) -> Path:  # noqa: A002 - shadows the builtin; callers pass dir=
         """Write the record as <env>-<UTC time>-<task>.json in `dir` (atomically); returns the path."""
         dir.mkdir(parents=True, exist_ok=True)
         path = self._claim(dir)
@@ -341,10 +348,6 @@ def nice_bucket(duration_s: float, *, buckets: int = 48) -> float:
 
 
 # ---------------------------------------------------------------------------------------------- reading
-
-
-class RecordError(ValueError):
-    """The JSON is not a release record this code understands."""
 
 
 REQUIRED = {"schema": str, "environment": str, "task": str, "who": str, "started": str, "steps": list}

@@ -1,6 +1,7 @@
 """Every retry and polling policy of the pipeline, named and in one place (nothing else sleeps in a loop).
 
-Policies are tenacity objects; `sleep` is injectable so tests of the logic never really sleep.
+Policies are tenacity objects; `sleep` and the polling policies' `clock` (a monotonic seconds source) are
+injectable, so tests of the logic never really sleep or wait. A fixed pause goes through `pause`.
 """
 
 from __future__ import annotations
@@ -8,8 +9,8 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from tenacity import (Retrying, retry_if_exception, retry_if_result, stop_after_attempt, stop_after_delay,
-                      wait_exponential, wait_fixed)
+from tenacity import (Retrying, retry_if_exception, retry_if_result, stop_after_attempt, wait_exponential,
+                      wait_fixed)
 
 # Azure answers 429 with Retry-After; the SDK retries GET/PUT/DELETE itself but not POST or PATCH.
 THROTTLE_ATTEMPTS = 8
@@ -63,34 +64,64 @@ def retry_after_of(err: BaseException | None) -> float | None:
     return None
 
 
-def poll_wait(*, timeout_s: float, interval_s: float, throttled: Callable[[BaseException], bool]):
-    """Wait `interval_s` between polls, or what a 429's Retry-After says when longer, never past `timeout_s`."""
+class Deadline:
+    """`timeout_s` measured on `clock` from the first attempt of a Retrying (its `before` hook starts it):
+    `stop` once it has passed, `remaining()` to cut a wait short. One per Retrying; a new call restarts it."""
+
+    def __init__(self, timeout_s: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.timeout_s, self.clock = timeout_s, clock
+        self.started = clock()
+
+    def start(self, retry_state=None) -> None:
+        if retry_state is None or retry_state.attempt_number == 1:
+            self.started = self.clock()
+
+    def elapsed(self) -> float:
+        return self.clock() - self.started
+
+    def remaining(self) -> float:
+        return max(0.0, self.timeout_s - self.elapsed())
+
+    def stop(self, retry_state=None) -> bool:
+        return self.elapsed() >= self.timeout_s
+
+
+def poll_wait(*, deadline: Deadline, interval_s: float, throttled: Callable[[BaseException], bool]):
+    """Wait `interval_s` between polls, or what a 429's Retry-After says when longer, never past the deadline."""
 
     def wait(retry_state) -> float:
         outcome = retry_state.outcome
         seconds = interval_s
         if outcome is not None and outcome.failed and throttled(outcome.exception()):
             seconds = max(interval_s, retry_after_of(outcome.exception()) or interval_s)
-        remaining = timeout_s - (retry_state.seconds_since_start or 0.0)
-        return max(0.0, min(seconds, remaining))
+        return max(0.0, min(seconds, deadline.remaining()))
 
     return wait
 
 
 def poll_until(*, timeout_s: float, interval_s: float, throttled: Callable[[BaseException], bool],
-               sleep: Callable[[float], None] = time.sleep) -> Retrying:
+               sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> Retrying:
     """Poll a check until it returns a truthy value, for at most `timeout_s` (then RetryError). A throttled poll
     (a 429, e.g. listing scale-set VMs with their instance view on Azure) is polled again after its Retry-After,
     still within `timeout_s`; other errors raise at once."""
+    deadline = Deadline(timeout_s, clock=clock)
     return Retrying(retry=retry_if_result(lambda done: not done) | retry_if_exception(throttled),
-                    wait=poll_wait(timeout_s=timeout_s, interval_s=interval_s, throttled=throttled),
-                    stop=stop_after_delay(timeout_s), sleep=sleep)
+                    wait=poll_wait(deadline=deadline, interval_s=interval_s, throttled=throttled),
+                    before=deadline.start, stop=deadline.stop, sleep=sleep)
 
 
-def until_true(*, timeout_s: float, interval_s: float, sleep: Callable[[float], None] = time.sleep) -> Retrying:
+def until_true(*, timeout_s: float, interval_s: float, sleep: Callable[[float], None] = time.sleep,
+               clock: Callable[[], float] = time.monotonic) -> Retrying:
     """Poll a check returning a truthy value when done; gives up after `timeout_s` (raises RetryError)."""
+    deadline = Deadline(timeout_s, clock=clock)
     return Retrying(retry=retry_if_result(lambda done: not done), wait=wait_fixed(interval_s),
-                    stop=stop_after_delay(timeout_s), sleep=sleep)
+                    before=deadline.start, stop=deadline.stop, sleep=sleep)
+
+
+def pause(seconds: float, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    """A fixed wait (between rollout batches, around a cut-over sample): the one other place that sleeps."""
+    if seconds > 0:
+        sleep(seconds)
 
 
 def on_conflict(*, is_conflict: Callable[[BaseException], bool], attempts: int = 5,
@@ -107,9 +138,11 @@ BUSY_POLL_S = 2.0
 
 
 def while_busy(*, is_busy: Callable[[BaseException], bool], timeout_s: float = BUSY_TIMEOUT_S,
-               interval_s: float = BUSY_POLL_S, sleep: Callable[[float], None] = time.sleep) -> Retrying:
+               interval_s: float = BUSY_POLL_S, sleep: Callable[[float], None] = time.sleep,
+               clock: Callable[[], float] = time.monotonic) -> Retrying:
     """Retry a write refused because another operation is in progress until that operation ends. `is_busy`
     decides from Azure's code (pipeline/azure/errors.py `is_transient_conflict`): a permanent 409 is not retried.
     Waits what a Retry-After says (else `interval_s`), never past `timeout_s`."""
+    deadline = Deadline(timeout_s, clock=clock)
     return Retrying(retry=retry_if_exception(is_busy), wait=wait_retry_after(fallback=wait_fixed(interval_s)),
-                    stop=stop_after_delay(timeout_s), sleep=sleep, reraise=True)
+                    before=deadline.start, stop=deadline.stop, sleep=sleep, reraise=True)

@@ -60,8 +60,11 @@ def create_scale_set(clients: Clients, name: str, body: dict) -> dict:
             s.resource_group, name, body).result()).as_dict()
 
 
-def get_scale_set(clients: Clients, name: str) -> dict | None:
-    found = none_if_missing(lambda: clients.compute.virtual_machine_scale_sets.get(clients.settings.resource_group, name))
+def find_scale_set(clients: Clients, name: str) -> dict | None:
+    """The scale set as REST JSON, or None when it does not exist."""
+    with azure_call(f"reading scale set {name}"):
+        found = none_if_missing(
+            lambda: clients.compute.virtual_machine_scale_sets.get(clients.settings.resource_group, name))
     return found.as_dict() if found is not None else None
 
 
@@ -122,7 +125,7 @@ def boot_log_tail(clients: Clients, name: str, instance_id: str, *, lines: int =
 
 
 def model_image_id(scale_set: dict) -> str:
-    """The imageReference id of a scale set's model (as returned by get_scale_set)."""
+    """The imageReference id of a scale set's model (as returned by find_scale_set)."""
     return ScaleSet(scale_set).model_image
 
 

@@ -1,4 +1,5 @@
-"""Turning SDK exceptions into the pipeline's one-line errors (AzureError, ResourceMissing, Throttled)."""
+"""Turning SDK exceptions into the pipeline's one-line errors (AzureError, ResourceMissing, Throttled,
+PreconditionFailed). Nothing above pipeline/azure/ sees an SDK exception."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import re
 from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
 
-from pipeline.errors import AzureError, ResourceMissing, Throttled
+from pipeline.errors import AzureError, PreconditionFailed, ResourceMissing, Throttled
 
 T = TypeVar("T")
 
@@ -57,6 +58,10 @@ def azure_call(what: str, *, missing: str | None = None) -> Iterator[None]:
         status = status_of(err)
         if status == 404 and missing:
             raise ResourceMissing(f"{what}: not found ({code_of(err) or 'NotFound'}); {missing}") from err
+        if status == 412:
+            code = code_of(err) or "PreconditionFailed"
+            raise PreconditionFailed(f"{what}: it changed since it was read (412 {code}, ETag mismatch); nothing "
+                                     f"was written: run the step again") from err
         denied = authorization_message(what, err)
         if denied:
             raise AzureError(denied) from err
@@ -83,10 +88,6 @@ def none_if_missing(call: Callable[[], T]) -> T | None:
 
 def is_not_found(err: BaseException) -> bool:
     return status_of(err) == 404
-
-
-def is_precondition_failed(err: BaseException) -> bool:
-    return status_of(err) == 412
 
 
 # 409 codes that mean "another operation is in progress; try again when it ends". Compute answers a concurrent

@@ -27,7 +27,7 @@ def _version(v) -> ImageVersion:
                         provisioning_state=data.get("properties", {}).get("provisioningState", ""))
 
 
-def get_image_version(clients: Clients, version: str) -> ImageVersion | None:
+def find_image_version(clients: Clients, version: str) -> ImageVersion | None:
     s = clients.settings
     with azure_call(f"reading image version {version}"):
         found = none_if_missing(lambda: clients.compute.gallery_image_versions.get(

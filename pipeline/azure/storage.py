@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline import ledger as ledger_model
 from pipeline import retry
-from pipeline.errors import AzureError, ResourceMissing
+from pipeline.errors import AzureError, ConcurrentUpdate, LeaseTaken, ResourceMissing
 from pipeline.redact import Redactor
 
 if TYPE_CHECKING:
@@ -49,18 +49,6 @@ __all__ = [
 SAS_MAX_LIFETIME = timedelta(hours=1)
 SAS_CLOCK_SKEW = timedelta(minutes=5)  # the SAS starts a little in the past, for clock skew
 LEDGER_WRITE_ATTEMPTS = 10  # (policy: pipeline/retry.py on_conflict) read-modify-write attempts when other writers keep winning the ETag race
-
-
-class ConcurrentUpdate(AzureError):
-    """A conditional write lost: the blob changed (412) or already exists (create-only). Re-read and retry."""
-
-
-class LeaseTaken(AzureError):
-    """Another holder has a lease on the blob. `metadata` is the blob's metadata (the holder's note)."""
-
-    def __init__(self, message: str, *, metadata: Mapping[str, str]) -> None:
-        super().__init__(message)
-        self.metadata = dict(metadata)
 
 
 # ---------------------------------------------------------------------------------------------- files

@@ -54,7 +54,8 @@ class Cloud:
         self.addresses = AddressPlan(options.loopback_block)
         self.resources = ResourceGroupsBackend(self)
         self.network = NetworkBackend(self)
-        self.compute = ComputeBackend(self)
+        self.compute = ComputeBackend(self, network=self.network)
+        self.network.compute = self.compute   # the backends hold each other through core/seams.py
         self.subscription = SubscriptionBackend(self)
         self.router = Router(status_routes() + resource_routes() + network_routes() + compute_routes()
                              + authorization_routes() + subscription_routes())

@@ -7,6 +7,7 @@ next to them, and `cloud.json`, the connection file clients read.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -14,11 +15,13 @@ import signal
 import ssl
 import subprocess
 import sys
-import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from tenacity import RetryError
+
+from pipeline import retry
 from pipeline.errors import PipelineError
 from pipeline.local.azurite import start_azurite, stop_azurite
 from pipeline.local.cloudfile import LocalCloud, read_cloud_file
@@ -112,18 +115,19 @@ def up(paths: LocalPaths = LocalPaths(), *, timeout_s: float = 60, role_file: st
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                                 start_new_session=True)
     pid_file.write_text(f"{proc.pid}\n")
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
         if proc.poll() is not None:
             raise PipelineError(f"the local ARM emulator exited at start (code {proc.returncode}); see "
                                 f"{paths.root / EMULATOR_LOG} (is port {paths.arm_port} taken? set "
                                 f"PIPELINE_LOCAL_ARM_PORT)")
-        if paths.cloud_file.exists() and _emulator_answers(paths.cloud_file):
-            break
-        time.sleep(0.2)
-    else:
+        return paths.cloud_file.exists() and _emulator_answers(paths.cloud_file)
+
+    try:
+        retry.until_true(timeout_s=timeout_s, interval_s=0.2)(answers)
+    except RetryError:
         raise PipelineError(f"the local ARM emulator did not answer within {timeout_s:.0f}s; see "
-                            f"{paths.root / EMULATOR_LOG}")
+                            f"{paths.root / EMULATOR_LOG}") from None
     info = json.loads(paths.cloud_file.read_text())
     info.setdefault("processes", {})["azurite"] = azurite.pid
     tmp = paths.cloud_file.with_suffix(".tmp")
@@ -140,9 +144,8 @@ def down(paths: LocalPaths = LocalPaths(), *, timeout_s: float = 20) -> list[str
     pid = _pid(pid_file)
     if _alive(pid):
         os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        with contextlib.suppress(RetryError):   # still alive after timeout_s: killed below
+            retry.until_true(timeout_s=timeout_s, interval_s=0.1)(lambda: not _alive(pid))
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
         stopped.append(f"emulator (pid {pid})")

@@ -410,7 +410,7 @@ def tag_published(ctx: Context, image_version: str, *, digest: str, tags: Mappin
     Returns the version and the tags it now has."""
     s = ctx.settings
     image_ref = f"{s.image.gallery}/{s.image.definition}/{image_version}"
-    published = gallery.get_image_version(ctx.clients, image_version)
+    published = gallery.find_image_version(ctx.clients, image_version)
     if published is None:
         raise BakeError(
             f"packer build finished but image version {image_ref} is not in the gallery; check the "

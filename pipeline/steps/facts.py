@@ -22,7 +22,7 @@ def read_facts(ctx: Context, *, scale_sets: bool = False, instances_of: Iterable
     ledger = ctx.ledger()
     images = {}
     for version in image_versions:
-        images[version] = gallery.get_image_version(c, version) is not None
+        images[version] = gallery.find_image_version(c, version) is not None
         if not images[version]:
             gallery.list_image_versions(c)  # a missing gallery or definition: ResourceMissing saying to run infra
     known = frozenset(v.name for v in gallery.list_image_versions(c)) if gallery_versions else frozenset()

@@ -57,7 +57,7 @@ class SwitchResult:
 
 def _require_healthy(ctx: Context, fleet: ledger_model.Fleet, *, rule: str, what: str) -> None:
     c = ctx.clients
-    if compute.get_scale_set(c, fleet.name) is None:
+    if compute.find_scale_set(c, fleet.name) is None:
         raise NotReady(f"{what} {fleet.name} no longer exists; re-stage image version {fleet.image_version} with "
                        f"`invoke stage --image-version {fleet.image_version}`")
     instances = compute.instances(c, fleet.name, ctx.ids.scale_set(fleet.name))
@@ -95,7 +95,8 @@ def _switch(ctx: Context, plan: SwitchPlan, facts: Facts, *, progress: Callable[
             move_traffic(ctx, lb=network.get_load_balancer(ctx.clients, s.load_balancer.name), assignments=plan.back,
                          progress=progress)
         if step == "promote":
-            ctx.record("note", fleet=target.name, note=f"promote verification failed: {check.last_failure}")
+            ctx.record("promote_failed", fleet=target.name, image_version=target.image_version, color=target.color,
+                       reason=check.last_failure)
         raise VerificationFailed(
             f"production did not serve {version} from {target.name} within "
             f"{s.timeouts.promote_verify.total_seconds():.0f}s ({check.last_failure}); traffic was swapped back"

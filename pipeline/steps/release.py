@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -47,14 +47,16 @@ def note_cutover(recorder: Any, result: Any) -> None:
 
 
 def release(ctx: Context, *, app_version: str, build_number: int | None = None, app_dir: Path = Path("packer/app"),
-            progress: Callable[[str], None] = log.info, recorder: Any = None) -> ReleaseResult:
-    """`recorder` (pipeline.record.Recorder), when given, gets every step as it finishes or fails."""
+            progress: Callable[[str], None] = log.info) -> ReleaseResult:
+    """Bake, stage, smoke, promote. `ctx.recorder` (pipeline.record.Recorder), when set, gets every step as it
+    finishes or fails."""
     from pipeline.steps.bake import bake
     from pipeline.steps.promote import promote
     from pipeline.steps.smoke import smoke
     from pipeline.steps.stage import stage
 
     done: list[tuple[str, Any, float]] = []
+    recorder = ctx.recorder
 
     def timed(name: str, call: Callable[[], Any]) -> Any:
         progress(f"== {name}")
@@ -144,10 +146,10 @@ def demo(ctx: Context, *, progress: Callable[[str], None] = log.info,
     first, second = next_demo_versions([v.name for v in gallery.list_image_versions(ctx.clients)])
     progress(f"demo: releasing {first}, then a changed app as {second}")
     record = recorded or (lambda run: run(None))
-    one = record(lambda recorder: release(ctx, app_version=first, progress=progress, recorder=recorder))
+    one = record(lambda recorder: release(replace(ctx, recorder=recorder), app_version=first, progress=progress))
     changed = changed_app(Path("packer/app"), Path(".pipeline/demo/app"))
-    two = record(lambda recorder: release(ctx, app_version=second, app_dir=changed, progress=progress,
-                                          recorder=recorder))
+    two = record(lambda recorder: release(replace(ctx, recorder=recorder), app_version=second, app_dir=changed,
+                                          progress=progress))
     url = production_url(ctx)
     status, body, _, error = checks.fetch(url + "/", timeout_s=5)
     answer = (body.strip() if status == 200 else f"{status} {error or body.strip()}")

@@ -19,13 +19,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from tenacity import RetryError
+
 from pipeline import health
 from pipeline import rollout as plans
 from pipeline.azure import compute, network
 from pipeline.errors import NotReady, RolloutHalted, Throttled
 from pipeline.facts import Instance
 from pipeline.ledger import RolloutBatch
-from pipeline.retry import retry_after_of
+from pipeline import retry  # noqa: I001 - every wait goes through it
 from pipeline.steps.context import Context
 from pipeline.steps.facts import read_facts, with_instances
 
@@ -129,10 +131,11 @@ def _preflight(ctx: Context, plan: plans.RolloutPlan, facts: plans.RolloutDecisi
 
 
 def _run_batch(ctx: Context, plan: plans.RolloutPlan, batch: RolloutBatch, *, image_id: str, timeout_s: float,
-               progress: Callable[[str], None], sleep: Callable[[float], None]) -> BatchOutcome:
+               progress: Callable[[str], None], sleep: Callable[[float], None],
+               clock: Callable[[], float] = time.monotonic) -> BatchOutcome:
     c = ctx.clients
     scale_set_id = ctx.ids.scale_set(plan.fleet)
-    started = time.monotonic()
+    started = clock()
     instances = compute.instances(c, plan.fleet, scale_set_id)
     probe_up = _probe_up(ctx, plan.rule, instances)
     # Before: the instances outside this batch that are already out of service.
@@ -152,29 +155,34 @@ def _run_batch(ctx: Context, plan: plans.RolloutPlan, batch: RolloutBatch, *, im
         compute.manual_upgrade(c, plan.fleet, to_upgrade, sleep=sleep)
     else:
         progress(f"{batch.label}: already upgraded; checking health")
-    last: plans.Gate | None = None
-    shown = ""
-    while True:
+    seen: dict = {"last": None, "shown": "", "instances": instances, "probe_up": probe_up}
+
+    def gate_passed() -> bool:
+        """One read of the batch's instances: done when its gate passed or can no longer pass."""
         try:
-            instances = compute.instances(c, plan.fleet, scale_set_id, sdk_retries_on_429=False)
-        except Throttled as err:   # wait what Azure asked, within the batch's timeout
-            remaining = timeout_s - (time.monotonic() - started)
-            if remaining <= 0:
-                if last is None:   # never read: say it was throttling (exit 3), not an unhealthy batch
-                    raise
-                break              # judged on the last read below
+            current = compute.instances(c, plan.fleet, scale_set_id, sdk_retries_on_429=False)
+        except Throttled:   # polled again after its Retry-After, within the batch's timeout
             progress(f"{batch.label}: instance views throttled; waiting")
-            sleep(max(0.0, min(max(retry_after_of(err) or 0.0, ctx.settings.fleet.poll_interval_s), remaining)))
-            continue
-        probe_up = _probe_up(ctx, plan.rule, instances)
-        last = plans.gate(batch, instances, image_id=image_id, probe_up=probe_up)
-        text = last.describe(len(batch.instances))
-        if text != shown:
-            progress(f"{batch.label}: {text} ({time.monotonic() - started:.0f}s)")
-            shown = text
-        if last.passed or last.final or time.monotonic() - started >= timeout_s:
-            break
-        sleep(max(0.0, min(ctx.settings.fleet.poll_interval_s, timeout_s - (time.monotonic() - started))))
+            raise
+        up = _probe_up(ctx, plan.rule, current)
+        gate = plans.gate(batch, current, image_id=image_id, probe_up=up)
+        seen.update(last=gate, instances=current, probe_up=up)
+        text = gate.describe(len(batch.instances))
+        if text != seen["shown"]:
+            progress(f"{batch.label}: {text} ({clock() - started:.0f}s)")
+            seen["shown"] = text
+        return gate.passed or gate.final
+
+    try:
+        retry.poll_until(timeout_s=max(0.0, timeout_s - (clock() - started)),
+                         interval_s=ctx.settings.fleet.poll_interval_s,
+                         throttled=lambda err: isinstance(err, Throttled), sleep=sleep, clock=clock)(gate_passed)
+    except RetryError as err:   # out of time: judged on the last read below
+        if seen["last"] is None:   # never read: say it was throttling (exit 3), not an unhealthy batch
+            throttled = err.last_attempt.exception()
+            raise throttled
+    last: plans.Gate = seen["last"]
+    instances, probe_up = seen["instances"], seen["probe_up"]
     # After: every instance of the fleet counts.
     bad = plans.unhealthy(instances, probe_up)
     bad_ids = tuple(i.instance_id for i in bad) + last.missing
@@ -187,13 +195,13 @@ def _run_batch(ctx: Context, plan: plans.RolloutPlan, batch: RolloutBatch, *, im
     ctx.record("rollout_batch_done", fleet=plan.fleet, image_version=plan.image_version, batch=batch.label,
                domain=batch.domain, instances=[i for i in batch.instances if i not in last.missing],
                unhealthy=list(bad_ids), direction=plan.direction)
-    return BatchOutcome(batch.label, batch.instances, time.monotonic() - started, tuple(to_upgrade), bad_ids)
+    return BatchOutcome(batch.label, batch.instances, clock() - started, tuple(to_upgrade), bad_ids)
 
 
 def rollout(ctx: Context, *, image_version: str | None = None, fleet: str | None = None, batch: str = "ud",
             max_unhealthy: float | str = 0.0, pause_s: float | str = 0.0, resume: bool = False, rollback: bool = False,
             batch_timeout_s: float | None = None, progress: Callable[[str], None] = log.info,
-            sleep: Callable[[float], None] = time.sleep) -> RolloutResult:
+            sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> RolloutResult:
     """Move `fleet` (default: the live one) to `image_version` in place, batch by batch, health-gated.
 
     `batch`: "ud" (one update domain at a time) or "percent:N". `max_unhealthy`: the share of the fleet that
@@ -244,9 +252,9 @@ def rollout(ctx: Context, *, image_version: str | None = None, fleet: str | None
                 lock.check()
             if n and pause_s:
                 progress(f"pausing {pause_s:.0f}s before {b.label}")
-                sleep(pause_s)
+                retry.pause(pause_s, sleep=sleep)
             done.append(_run_batch(ctx, plan, b, image_id=decision.image_id, timeout_s=timeout_s, progress=progress,
-                                   sleep=sleep))
+                                   sleep=sleep, clock=clock))
         instances = compute.instances(ctx.clients, plan.fleet, ctx.ids.scale_set(plan.fleet))
         probe_up = _probe_up(ctx, plan.rule, instances)
         bad = plans.unhealthy(instances, probe_up)

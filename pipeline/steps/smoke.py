@@ -64,7 +64,7 @@ def targets(ctx: Context, fleet_name: str, color: str | None) -> list[checks.Tar
 
 def release_version(ctx: Context, image_version: str) -> str:
     """The app version an image carries (its `app-version` tag): what `{version}` in a check stands for."""
-    image = gallery.get_image_version(ctx.clients, image_version)
+    image = gallery.find_image_version(ctx.clients, image_version)
     return (image.tags.get("app-version") if image else None) or image_version
 
 

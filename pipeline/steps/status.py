@@ -87,7 +87,7 @@ def status(ctx: Context) -> StatusResult:
     for role, fleet in roles:
         if fleet is None:
             continue
-        exists = compute.get_scale_set(c, fleet.name) is not None   # per fleet: the resource group may not exist
+        exists = compute.find_scale_set(c, fleet.name) is not None   # per fleet: the resource group may not exist
         instances = compute.instances(c, fleet.name, ctx.ids.scale_set(fleet.name)) if exists else []
         rollout = ledger_model.rollout_state(ledger, fleet.name)
         said = None

@@ -9,12 +9,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from pipeline import bluegreen
+from tenacity import RetryError
+
+from pipeline import bluegreen, retry
 from pipeline import nsg as nsg_plan
 from pipeline import smoke as checks
 from pipeline.azure import network
-from pipeline.azure.errors import is_precondition_failed
-from pipeline.errors import StateMismatch
 from pipeline.steps.context import Context
 
 log = logging.getLogger(__name__)
@@ -54,23 +54,22 @@ class Cutover:
                 "cutover_seconds": round(took, 3) if took is not None else None}
 
 
-CUTOVER_LEAD_S = 1.0     # sample this long before the swap, so the chart shows the state it started from
-CUTOVER_TAIL_S = 1.0     # keep sampling this long after verification, so the chart shows the settled state
-
-
 @contextmanager
-def sample_production(ctx: Context, *, version: str) -> Iterator[Cutover]:
-    """A constant light load on production's /version for the duration of the block (and a short tail)."""
+def sample_production(ctx: Context, *, version: str,
+                      sleep: Callable[[float], None] = time.sleep) -> Iterator[Cutover]:
+    """A constant light load on production's /version for the duration of the block, from `cutover.lead` before
+    it (so the chart shows the state it started from) to `cutover.tail` after it (the settled state)."""
     from pipeline.traffic import Sampler
 
+    sampling = ctx.settings.cutover
     cutover = Cutover(url=production_url(ctx) + "/version", version=version)
     sampler = Sampler(url=cutover.url, rate_per_s=20, threads=2, timeout_s=2.0, max_seconds=600)
     cutover._sampler = sampler
     sampler.start()
     try:
-        time.sleep(CUTOVER_LEAD_S)
+        retry.pause(sampling.lead.total_seconds(), sleep=sleep)
         yield cutover
-        time.sleep(CUTOVER_TAIL_S)
+        retry.pause(sampling.tail.total_seconds(), sleep=sleep)
     finally:
         sampler.stop()
         cutover.samples = tuple(sampler.samples)
@@ -89,13 +88,14 @@ def verify_checks(ctx: Context) -> list[checks.Check]:
 
 
 def verify(ctx: Context, *, version: str, timeout_s: float, progress: Callable[[str], None],
-           sleep: Callable[[float], None] = time.sleep) -> Verification:
+           sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> Verification:
+    """Poll production (pipeline/retry.py `until_true`) until VERIFY_ROUNDS rounds in a row answer `version`."""
     base = production_url(ctx)
     wanted = [c.for_version(version) for c in verify_checks(ctx)]
-    started, good, rounds, failure = time.monotonic(), 0, 0, None
-    while time.monotonic() - started < timeout_s:
-        rounds += 1
-        failure = None
+    started = clock()
+    state = {"good": 0, "rounds": 0, "failure": None}
+
+    def round_failure() -> str | None:
         for _ in range(VERIFY_REQUESTS):
             for check in wanted:
                 status, body, seconds, error = checks.fetch(base + check.path, timeout_s=5)
@@ -104,34 +104,30 @@ def verify(ctx: Context, *, version: str, timeout_s: float, progress: Callable[[
                                                           error=error), error,
                                           nsg_plan.no_answer_hint(ctx.settings, staging=False))
                 if reason:
-                    failure = f"{check.name} {base}{check.path}: {reason}"
-                    break
-            if failure:
-                break
-        good = 0 if failure else good + 1
-        if good >= VERIFY_ROUNDS:
-            return Verification(True, rounds, time.monotonic() - started, None)
-        if failure and rounds % 5 == 1:
+                    return f"{check.name} {base}{check.path}: {reason}"
+        return None
+
+    def one_round() -> bool:
+        state["rounds"] += 1
+        state["failure"] = failure = round_failure()
+        state["good"] = 0 if failure else state["good"] + 1
+        if failure and state["rounds"] % 5 == 1:
             progress(f"verifying {version} through {base}: {failure}")
-        sleep(VERIFY_PAUSE_S)
-    return Verification(False, rounds, time.monotonic() - started, failure)
+        return state["good"] >= VERIFY_ROUNDS
+
+    try:
+        retry.until_true(timeout_s=timeout_s, interval_s=VERIFY_PAUSE_S, sleep=sleep, clock=clock)(one_round)
+    except RetryError:
+        return Verification(False, state["rounds"], clock() - started, state["failure"])
+    return Verification(True, state["rounds"], clock() - started, None)
 
 
 def move_traffic(ctx: Context, *, lb: dict, assignments: dict[str, str], progress: Callable[[str], None]) -> dict:
     """ONE load balancer PUT with the new rule->pool assignments, guarded by the ETag of `lb` (as read)."""
     for line in bluegreen.describe(assignments):
         progress(line)
-    from azure.core.exceptions import HttpResponseError
-
-    try:
-        return network.put_load_balancer(ctx.clients, bluegreen.with_rule_pools(lb, assignments),
-                                         if_match=lb.get("etag"))
-    except Exception as err:  # noqa: BLE001 - only the 412 case is ours to explain
-        cause = err.__cause__ if isinstance(err.__cause__, HttpResponseError) else err
-        if is_precondition_failed(cause):
-            raise StateMismatch(f"load balancer {ctx.settings.load_balancer.name} changed while we were deciding "
-                                f"(ETag mismatch); nothing was switched: run the step again") from err
-        raise
+    # A lost ETag race raises PreconditionFailed (exit 9): nothing was switched; a re-run reads and decides again.
+    return network.put_load_balancer(ctx.clients, bluegreen.with_rule_pools(lb, assignments), if_match=lb.get("etag"))
 
 
 @dataclass(frozen=True)

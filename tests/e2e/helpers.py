@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.fixtures.fakes import wait_until
+
 REPO = Path(__file__).resolve().parents[2]
 INVOKE = REPO / ".venv" / "bin" / "invoke"
 ENVIRONMENT = "local"
@@ -239,13 +241,7 @@ def served_version(url: str) -> str | None:
 
 def wait_for(what: str, condition: Callable[[], object], *, timeout_s: float = 60, interval_s: float = 0.05):
     """Poll until `condition()` is truthy (returns it); fail the test after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        threading.Event().wait(interval_s)
-    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+    return wait_until(condition, timeout=timeout_s, interval=interval_s, what=what)
 
 
 def kill(proc: subprocess.Popen) -> tuple[str, str]:

@@ -8,7 +8,6 @@ import http.server
 import os
 import socket
 import threading
-import time
 import urllib.error
 import urllib.request
 
@@ -17,6 +16,7 @@ import pytest
 from pipeline.azure.writable import writable_load_balancer
 from pipeline.emulator.runtime.members import Member
 from tests.emulator.test_network import lb_body, lb_id, public_ip, rule
+from tests.fixtures.fakes import wait_until as until
 from tests.fixtures.network import open_subnet
 
 BACKEND_PORT = 18181
@@ -86,15 +86,6 @@ def set_members(cloud, resource_id: str, members: list[Member]) -> None:
 def get(address: str, port: int, timeout: float = 2.0) -> str:
     with urllib.request.urlopen(f"http://{address}:{port}/", timeout=timeout) as response:
         return response.read().decode()
-
-
-def until(predicate, *, attempts: int = 300, pause: float = 0.02):
-    for _ in range(attempts):
-        value = predicate()
-        if value:
-            return value
-        time.sleep(pause)
-    raise AssertionError("condition not reached")
 
 
 @pytest.fixture

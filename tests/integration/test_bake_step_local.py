@@ -59,7 +59,7 @@ def test_bake_publishes_a_tagged_version_from_the_uploaded_image_then_skips(ctx,
 
     assert not result.skipped and result.image_version == "1.4.0" and result.packer_run_uuid
     assert result.summary.startswith("baked image version 1.4.0 (app 1.4.0, fingerprint ")
-    version = gallery.get_image_version(ctx.clients, "1.4.0")
+    version = gallery.find_image_version(ctx.clients, "1.4.0")
     assert version.provisioning_state == "Succeeded" and version.id == result.image_version_id
     assert set(PROVENANCE_KEYS) <= set(version.tags)
     assert version.tags["fingerprint"] == result.fingerprint
@@ -118,14 +118,14 @@ def test_other_content_under_the_same_version_needs_force_and_force_respects_the
 
     replaced = baker(force=True)
     assert not replaced.skipped and replaced.fingerprint != first.fingerprint
-    assert gallery.get_image_version(ctx.clients, "1.4.0").tags["fingerprint"] == replaced.fingerprint
+    assert gallery.find_image_version(ctx.clients, "1.4.0").tags["fingerprint"] == replaced.fingerprint
     assert any("deleting image version" in line for line in baker.lines)
 
     ctx.record("staged", fleet="hello-local-1-4-0", image_version="1.4.0", color="green")
     (packer_dir / "app" / "extra.txt").write_text("newer content\n")
     with pytest.raises(BakeError, match="fleet\\(s\\) hello-local-1-4-0 in the ledger use it"):
         baker(force=True)
-    assert gallery.get_image_version(ctx.clients, "1.4.0").tags["fingerprint"] == replaced.fingerprint
+    assert gallery.find_image_version(ctx.clients, "1.4.0").tags["fingerprint"] == replaced.fingerprint
 
 
 def test_a_run_killed_after_packer_converges_on_rerun(ctx, baker, tmp_path):
@@ -138,7 +138,7 @@ def test_a_run_killed_after_packer_converges_on_rerun(ctx, baker, tmp_path):
     assert not second.skipped and second.packer_run_uuid == first.packer_run_uuid
     assert any("re-using the image" in line for line in baker.lines)
     assert not any("packer" in line.lower() and "==>" in line for line in baker.lines)
-    version = gallery.get_image_version(ctx.clients, "1.4.0")
+    version = gallery.find_image_version(ctx.clients, "1.4.0")
     assert version.tags["packer-run-uuid"] == first.packer_run_uuid and version.provisioning_state == "Succeeded"
 
     # Killed before Packer wrote its manifest: Packer runs again, the blobs are overwritten, the PUT converges.
@@ -146,7 +146,7 @@ def test_a_run_killed_after_packer_converges_on_rerun(ctx, baker, tmp_path):
     (tmp_path / "out" / "packer-manifest.json").unlink()
     third = baker()
     assert third.packer_run_uuid not in (None, first.packer_run_uuid)
-    assert gallery.get_image_version(ctx.clients, "1.4.0").tags["packer-run-uuid"] == third.packer_run_uuid
+    assert gallery.find_image_version(ctx.clients, "1.4.0").tags["packer-run-uuid"] == third.packer_run_uuid
 
 
 def test_an_expired_sas_is_a_clear_bake_error(ctx, baker):
@@ -209,12 +209,12 @@ def test_sas_blob_is_read_only_and_package_is_deterministic(ctx, baker):
     # Same app, same package name: re-running with --force re-uploads the same bytes under the same name.
     baker(force=True)
     assert [b.name for b in ctx.clients.blob.get_container_client(s.storage.packages_container).list_blobs()] == names
-    assert first.fingerprint == gallery.get_image_version(ctx.clients, "1.4.0").tags["fingerprint"]
+    assert first.fingerprint == gallery.find_image_version(ctx.clients, "1.4.0").tags["fingerprint"]
 
 
 def test_a_version_published_without_our_tags_gets_them(ctx, baker):
     first = baker()
-    version = gallery.get_image_version(ctx.clients, "1.4.0")
+    version = gallery.find_image_version(ctx.clients, "1.4.0")
     s = ctx.settings
     vhd = ctx.clients.blob.get_blob_client(IMAGES_CONTAINER, f"{s.image.definition}/1.4.0.vhd").url
     # As Packer leaves it on Azure when the run is killed before tagging: only its own tags.
@@ -224,7 +224,7 @@ def test_a_version_published_without_our_tags_gets_them(ctx, baker):
 
     result = baker()
     assert not result.skipped and "lacks tags" in result.reason
-    tags = gallery.get_image_version(ctx.clients, "1.4.0").tags
+    tags = gallery.find_image_version(ctx.clients, "1.4.0").tags
     assert tags["built_by"] == "packer" and set(PROVENANCE_KEYS) <= set(tags)
     assert baker().skipped
 

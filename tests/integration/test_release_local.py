@@ -226,3 +226,5 @@ def test_verification_failure_swaps_back(live_ctx):
     assert served_version(ctx) == "1.0.0"
     assert watch.failures == []
     assert ctx.ledger().live == "hello-local-1-0-0"
+    failed = ctx.ledger().history[-1]
+    assert (failed.event, failed.fleet, failed.image_version) == ("promote_failed", "hello-local-1-5-0", "1.5.0")

@@ -29,6 +29,7 @@ from pipeline.report import render_html, write_report
 from pipeline.report.template import FAIL, FLEET
 from pipeline.steps.promote import SwitchResult
 from pipeline.steps.smoke import SmokeResult
+from tests.fixtures.fakes import Clocks
 from tests.unit.test_traffic import sample_a_cutover
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -36,17 +37,6 @@ SHOTS = Path(os.environ.get("REPORT_SCREENSHOT_DIR", ".pipeline/reports/screensh
 
 
 # ---------------------------------------------------------------------------------------------- a realistic record
-
-
-class Clocks:
-    """Wall and monotonic clocks moved by hand, so the steps have realistic durations without waiting."""
-
-    def __init__(self):
-        self.wall, self.mono = 1_735_732_800.0, 50.0
-
-    def advance(self, seconds: float) -> None:
-        self.wall += seconds
-        self.mono += seconds
 
 
 @dataclass(frozen=True)
@@ -89,7 +79,7 @@ def smoke_result(*, failing: bool) -> SmokeResult:
 
 
 def succeeded_release() -> dict:
-    clocks = Clocks()
+    clocks = Clocks(mono=50.0)
     rec = Recorder(environment="local", task="release", app_version="1.3.0", who="alice@build-7",
                    clock=lambda: clocks.wall, monotonic=lambda: clocks.mono)
     with rec.step("bake") as step:
@@ -111,7 +101,7 @@ def succeeded_release() -> dict:
 
 
 def failed_release() -> dict:
-    clocks = Clocks()
+    clocks = Clocks(mono=50.0)
     rec = Recorder(environment="local", task="release", app_version="1.3.0", who="alice@build-8",
                    clock=lambda: clocks.wall, monotonic=lambda: clocks.mono)
     with rec.step("bake") as step:

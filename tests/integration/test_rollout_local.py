@@ -148,7 +148,7 @@ def test_dry_run_and_a_fleet_too_unhealthy_to_start_change_nothing(ctx, live, cl
     cloud.call(cloud.cloud.compute.kill_instance(ctx.settings.resource_group, live, victim.instance_id))
     with pytest.raises(NotReady, match=f"1 unhealthy instances outside update domain 0 \\({victim.instance_id}\\)"):
         rollout(ctx, image_version=baked.image_version, progress=quiet)
-    model = compute.get_scale_set(ctx.clients, live)
+    model = compute.find_scale_set(ctx.clients, live)
     assert plans.same_image(compute.model_image_id(model), image_id(ctx, "1.0.0"))
     assert ledger_model.rollout_state(ctx.ledger(), live) is None
 
@@ -218,7 +218,7 @@ def test_a_bad_image_halts_after_the_first_domain_and_rollback_restores_it(ctx, 
     assert all(i.ready for i in instances(ctx, live))
     assert served_version(ctx) == "1.0.0"
     assert ledger_model.rollout_state(ctx.ledger(), live).status == "rolled_back"
-    model = compute.get_scale_set(ctx.clients, live)
+    model = compute.find_scale_set(ctx.clients, live)
     assert plans.same_image(compute.model_image_id(model), image_id(ctx, "1.0.0"))
     with pytest.raises(NotReady, match="nothing to roll back"):
         rollout(ctx, rollback=True, progress=quiet)

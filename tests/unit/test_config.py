@@ -325,3 +325,12 @@ def test_an_unknown_region_makes_the_cli_exit_2_before_anything_runs(toml, tmp_p
     assert done.returncode == 2, done.stderr + done.stdout
     message = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(message) == 1 and "image.target_regions[1].name" in message[0], done.stderr
+
+
+def test_cutover_sampling_is_short_by_default_and_can_be_set(toml):
+    assert load(toml).cutover.lead == load(toml).cutover.tail == timedelta(milliseconds=250)
+    settings = load(toml, overrides={"cutover.lead": "1s", "cutover.tail": "500ms"})
+    assert (settings.cutover.lead, settings.cutover.tail) == (timedelta(seconds=1), timedelta(milliseconds=500))
+    with pytest.raises(ConfigError) as caught:
+        load(toml, overrides={"cutover.tail": "soon"})
+    assert_one_line_error(caught.value, file=toml, key="cutover.tail")

@@ -6,27 +6,20 @@ from __future__ import annotations
 import io
 
 from pipeline.progress import Progress
-
-
-class Clock:
-    def __init__(self):
-        self.now = 500.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fixtures.fakes import Clocks
 
 
 def log_progress(**kwargs):
-    clock, stream = Clock(), io.StringIO()
-    return Progress(stream=stream, is_tty=False, interval_s=10, clock=clock, **kwargs), clock, stream
+    clock, stream = Clocks(mono=500.0), io.StringIO()
+    return Progress(stream=stream, is_tty=False, interval_s=10, clock=clock.monotonic, **kwargs), clock, stream
 
 
 def test_off_a_terminal_a_line_is_printed_when_the_message_changes():
     progress, clock, stream = log_progress()
     progress.update("creating vmss-1 (3 instances)")
-    clock.now += 2
+    clock.advance(2)
     progress.update("creating vmss-1 (3 instances)")        # same: nothing yet
-    clock.now += 1.5
+    clock.advance(1.5)
     progress.update("vmss-1: 1/3 healthy")
     assert stream.getvalue().splitlines() == ["[    0.0s] creating vmss-1 (3 instances)",
                                               "[    3.5s] vmss-1: 1/3 healthy"]
@@ -36,7 +29,7 @@ def test_off_a_terminal_a_repeated_message_is_printed_again_every_interval():
     progress, clock, stream = log_progress()
     progress.update("waiting for packer")
     for _ in range(25):                                   # a poll every second for 25 s
-        clock.now += 1
+        clock.advance(1)
         progress.update("waiting for packer")
     assert stream.getvalue().splitlines() == ["[    0.0s] waiting for packer",
                                               "[   10.0s] waiting for packer (still, 10s)",
@@ -47,9 +40,9 @@ def test_tick_reminds_of_a_stale_message_without_an_update():
     progress, clock, stream = log_progress()
     progress.tick()                                       # nothing to say yet
     progress.update("bake: building")
-    clock.now += 9
+    clock.advance(9)
     progress.tick()
-    clock.now += 1
+    clock.advance(1)
     progress.tick()
     assert stream.getvalue().splitlines()[-1] == "[   10.0s] bake: building (still, 10s)"
 
@@ -67,19 +60,19 @@ def test_no_terminal_control_codes_in_a_log():
     progress, clock, stream = log_progress()
     for n in range(3):
         progress.update(f"step {n}")
-        clock.now += 11
+        clock.advance(11)
         progress.tick()
     progress.close()
     assert "\r" not in stream.getvalue() and "\x1b" not in stream.getvalue()
 
 
 def test_on_a_terminal_the_live_line_is_rewritten_and_left_behind_when_the_message_changes():
-    clock, stream = Clock(), io.StringIO()
-    progress = Progress(stream=stream, is_tty=True, clock=clock, width=80)
+    clock, stream = Clocks(mono=500.0), io.StringIO()
+    progress = Progress(stream=stream, is_tty=True, clock=clock.monotonic, width=80)
     progress.update("vmss-1: 0/3 healthy")
-    clock.now += 4
+    clock.advance(4)
     progress.tick()
-    clock.now += 3
+    clock.advance(3)
     progress.update("vmss-1: 3/3 healthy")
     progress.close()
     out = stream.getvalue()
@@ -92,8 +85,8 @@ def test_on_a_terminal_the_live_line_is_rewritten_and_left_behind_when_the_messa
 
 
 def test_on_a_terminal_the_live_line_fits_the_width_and_lines_go_above_it():
-    clock, stream = Clock(), io.StringIO()
-    progress = Progress(stream=stream, is_tty=True, clock=clock, width=40)
+    clock, stream = Clocks(mono=500.0), io.StringIO()
+    progress = Progress(stream=stream, is_tty=True, clock=clock.monotonic, width=40)
     progress.update("x" * 200)
     progress.line("an event")
     frames = stream.getvalue().split("\r\x1b[2K")[1:]

@@ -13,17 +13,7 @@ from pipeline.errors import SmokeFailed, VerificationFailed
 from pipeline.record import Recorder
 from pipeline.steps.smoke import SmokeResult
 from pipeline.traffic import Sample
-
-
-class Clocks:
-    """A wall clock and a monotonic clock that move together, by hand."""
-
-    def __init__(self, start: float = 1_735_732_800.0):    # 2025-01-01T12:00:00Z
-        self.wall, self.mono = start, 100.0
-
-    def advance(self, seconds: float) -> None:
-        self.wall += seconds
-        self.mono += seconds
+from tests.fixtures.fakes import Clocks
 
 
 @dataclass(frozen=True)
@@ -229,3 +219,27 @@ def test_markdown_summary_of_a_failure_leads_with_the_error():
 def test_markdown_of_a_bare_record_does_not_fail():
     md = record.to_markdown({"schema": record.SCHEMA, "environment": "local", "task": "status", "steps": []})
     assert "running" in md
+
+
+def test_a_step_that_runs_steps_is_recorded_as_them_unless_it_fails_outside_them():
+    clocks = Clocks()
+    rec = Recorder(environment="local", task="release", who="ci", clock=clocks.time, monotonic=clocks.monotonic)
+    with rec.step("release") as outer:
+        with rec.step("bake") as inner:
+            clocks.advance(3.0)
+            inner.keep(Baked("1.3.0", "1.3.0"))
+        outer.keep(Baked("1.3.0", "1.3.0"))
+    assert [s["name"] for s in rec.steps] == ["bake"]
+
+    with pytest.raises(SmokeFailed):          # failed inside: the inner step carries the failure
+        with rec.step("release"):
+            with rec.step("smoke"):
+                raise SmokeFailed("1 of 2 smoke checks failed; fix the app")
+    assert [(s["name"], s["outcome"]) for s in rec.steps] == [("bake", "succeeded"), ("smoke", "failed")]
+
+    with pytest.raises(VerificationFailed):   # failed outside them: the outer step is recorded too
+        with rec.step("release"):
+            with rec.step("stage"):
+                pass
+            raise VerificationFailed("production did not serve 1.3.0; traffic was swapped back")
+    assert [(s["name"], s["outcome"]) for s in rec.steps][-2:] == [("stage", "succeeded"), ("release", "failed")]

@@ -104,3 +104,40 @@ def test_polling_waits_retry_after_on_a_throttled_poll_but_never_past_the_timeou
     assert slept[0] == 7.0 and slept[1] == 2.0 and slept[2] <= 50   # Retry-After 100 is cut to what is left
     with pytest.raises(Refused):                                       # other errors are not polled through
         poll_until(timeout_s=5, interval_s=1, throttled=throttled, sleep=slept.append)(failing(1, Refused(500))[0])
+
+
+def test_polling_runs_on_the_injected_clock_and_stops_at_its_deadline_without_sleeping():
+    from tenacity import RetryError
+
+    from pipeline.retry import poll_until, until_true
+    from tests.fixtures.fakes import Clocks
+
+    clocks, polls = Clocks(), []
+
+    def never_done() -> bool:
+        polls.append(clocks.monotonic() - 100.0)
+        return False
+
+    with pytest.raises(RetryError):
+        until_true(timeout_s=10, interval_s=3, sleep=clocks.sleep, clock=clocks.monotonic)(never_done)
+    assert polls == [0, 3, 6, 9, 12] and clocks.slept == [3, 3, 3, 3]
+
+    clocks, polls = Clocks(), []
+    policy = poll_until(timeout_s=10, interval_s=3, throttled=lambda err: False, sleep=clocks.sleep,
+                        clock=clocks.monotonic)
+    with pytest.raises(RetryError):
+        policy(never_done)
+    assert polls == [0, 3, 6, 9, 10] and clocks.slept == [3, 3, 3, 1]   # the last wait is cut to the deadline
+    polls.clear()
+    with pytest.raises(RetryError):   # a second call of the same policy has its own deadline
+        policy(never_done)
+    assert polls == [10, 13, 16, 19, 20]
+
+
+def test_a_pause_goes_through_the_injected_sleep_and_zero_does_not_sleep():
+    from pipeline.retry import pause
+
+    slept: list[float] = []
+    pause(2.5, sleep=slept.append)
+    pause(0, sleep=slept.append)
+    assert slept == [2.5]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import http.server
-import threading
 from xml.etree import ElementTree as ET
 
 import pytest
 
 from pipeline.smoke import Check, Outcome, Target, evaluate, junit_report, run_checks, summary
+from tests.fixtures.fakes import serve_http
 
 
 def test_version_is_substituted_in_path_and_body():
@@ -42,28 +41,13 @@ def test_junit_report_counts_failures_and_names_the_target():
 
 
 def test_run_checks_against_a_real_server_and_a_dead_port():
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = b"healthy 2.0.0"
-            self.send_response(200 if self.path == "/health" else 404)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        good = Target("good", f"http://127.0.0.1:{server.server_address[1]}")
+    with serve_http(lambda path: (200 if path == "/health" else 404, b"healthy 2.0.0", {})) as base:
+        good = Target("good", base)
         with __import__("socket").socket() as s:
             s.bind(("127.0.0.1", 0))
             dead = Target("dead", f"http://127.0.0.1:{s.getsockname()[1]}")
         outcomes = run_checks([Check("health", "/health", body_contains="{version}")], [good, dead],
                               version="2.0.0", timeout_s=2)
-    finally:
-        server.shutdown()
     by_target = {o.target.name: o for o in outcomes}
     assert by_target["good"].passed
     assert by_target["dead"].failure.startswith("request failed")

@@ -3,7 +3,6 @@ answer switches version mid-run (no sleeps: the server switches after a number o
 
 from __future__ import annotations
 
-import http.server
 import json
 import threading
 from contextlib import contextmanager
@@ -12,6 +11,7 @@ import pytest
 
 from pipeline import traffic
 from pipeline.traffic import FAILED, Sample
+from tests.fixtures.fakes import serve_http
 
 
 def s(t, version=None, *, instance="i0", status=200, error=None):
@@ -124,27 +124,13 @@ class SwitchingApp:
 
 @contextmanager
 def serve(app: SwitchingApp):
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's naming
-            body = json.dumps(app.answer()).encode() if self.path == "/version" else b"{}"
-            self.send_response(200 if self.path == "/version" else 404)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(path: str) -> tuple[int, bytes, dict[str, str]]:
+        if path != "/version":
+            return 404, b"{}", {"Content-Type": "application/json"}
+        return 200, json.dumps(app.answer()).encode(), {"Content-Type": "application/json"}
 
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/version"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(answer) as base:
+        yield f"{base}/version"
 
 
 def sample_a_cutover(*, requests: int = 120, switch_after: int = 50, mix: int = 0, rate_per_s: float = 150.0,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..core.errors import ArmError
 from ..core.ids import key
+from ..core.seams import NetworkForCompute
 from ..core.operations import utcnow
 from ..runtime.images import ImageError
 from ..runtime.instances import InstanceProcess, LaunchSpec
@@ -39,6 +40,7 @@ def decode_custom_data(profile: dict) -> bytes | None:
 
 
 class InstanceRuntime:
+    network: NetworkForCompute   # set by ComputeBackend (core/seams.py)
     cloud: "Cloud"
     processes: dict[tuple[str, str], InstanceProcess]
 
@@ -55,9 +57,7 @@ class InstanceRuntime:
         return proc is not None and proc.alive and vm.power_state == "running"
 
     def membership_changed(self) -> None:
-        notify = getattr(self.cloud.network, "membership_changed", None)
-        if notify:
-            notify()
+        self.network.membership_changed()
         self.cloud.changed()
 
     def new_vm(self, ss: ScaleSet, instance_id: str, image: dict) -> Vm:

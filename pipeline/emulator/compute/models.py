@@ -14,6 +14,7 @@ import shutil
 from typing import TYPE_CHECKING
 
 from ..core.ids import key, same
+from ..core.seams import NetworkForCompute
 from ..runtime.images import ImageStore
 from ..runtime.instances import InstanceProcess
 from ..runtime.members import Member
@@ -31,8 +32,9 @@ log = logging.getLogger(__name__)
 
 
 class ComputeBackend(ScaleSetOperations, InstanceRuntime):
-    def __init__(self, cloud: "Cloud"):
+    def __init__(self, cloud: "Cloud", *, network: NetworkForCompute):
         self.cloud = cloud
+        self.network = network   # the seam compute calls (core/seams.py)
         self.images = ImageCatalog(cloud)
         self.image_store = ImageStore(cloud.options.state_dir, lambda: self.cloud.options.blob_connection_string)
         self.scale_sets: dict[str, ScaleSet] = {}

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from ..core.errors import (Conflict, InvalidParameter, OperationNotAllowed, PatchResourceNotFound, PreconditionFailed,
                            ResourceNotFound)
 from ..core.ids import key
+from ..core.seams import NetworkForCompute
 from . import trusted
 from . import validation as v
 from .scalesets import (OVERPROVISION_SHARE, ScaleSet, Vm, allocate_ids, canonical, ip_configurations,
@@ -72,6 +73,7 @@ async def _all(coros) -> None:
 
 
 class ScaleSetOperations:
+    network: NetworkForCompute   # set by ComputeBackend (core/seams.py)
     cloud: "Cloud"
     scale_sets: dict[str, ScaleSet]
     busy: dict[str, Busy]
@@ -136,30 +138,23 @@ class ScaleSetOperations:
 
     # --- create / update ---------------------------------------------------------------------------------------
     def check_network_refs(self, profile: dict) -> None:
-        network = self.cloud.network
-        checks = (("require_subnet", lambda ipc: [s] if (s := subnet_of(ipc)) else []),
-                  ("require_backend_pool", lambda ipc: refs(ipc, "loadBalancerBackendAddressPools")),
-                  ("require_nat_pool", lambda ipc: refs(ipc, "loadBalancerInboundNatPools")))
+        network = self.network
+        checks = ((network.require_subnet, lambda ipc: [s] if (s := subnet_of(ipc)) else []),
+                  (network.require_backend_pool, lambda ipc: refs(ipc, "loadBalancerBackendAddressPools")),
+                  (network.require_nat_pool, lambda ipc: refs(ipc, "loadBalancerInboundNatPools")))
         for _, ipc in ip_configurations(profile):
-            for method, found in checks:
-                check = getattr(network, method, None)
-                if check is None:
-                    continue
+            for check, found in checks:
                 for ref in found(ipc):
                     check(ref)
-        require_nsg = getattr(network, "require_nsg", None)
         for nic in (profile.get("networkProfile") or {}).get("networkInterfaceConfigurations") or []:
-            if require_nsg is not None and nsg_of(nic):
-                require_nsg(nsg_of(nic))
+            if nsg_of(nic):
+                network.require_nsg(nsg_of(nic))
 
     def check_nat_capacity(self, subscription: str, resource_group: str, name: str, existing: ScaleSet | None,
                            body: dict) -> None:
         """Azure blocks a write whose instances would get no port of a NAT pool the model references (port =
         range start + instance id; new and overprovisioned instances included) or of a V2 inbound NAT rule on a
         pool they join (one port per member)."""
-        check = getattr(self.cloud.network, "check_nat_capacity", None)
-        if check is None:
-            return
         current = [vm for vm in existing.sorted_vms() if vm.provisioning_state != "Deleting"] if existing else []
         capacity = int((body.get("sku") or {}).get("capacity") or 0)
         missing = capacity - len(current)
@@ -172,9 +167,10 @@ class ScaleSetOperations:
         nat_pools = [r for _, ipc in ip_configurations(profile) for r in refs(ipc, "loadBalancerInboundNatPools")]
         pools = [r for _, ipc in ip_configurations(profile) for r in refs(ipc, "loadBalancerBackendAddressPools")]
         mine = f"{resource_group}/{name}/".lower()
-        after = {key(p): len([m for m in self.cloud.network.pool_members(p) if not m.instance_key.startswith(mine)])
+        after = {key(p): len([m for m in self.network.pool_members(p) if not m.instance_key.startswith(mine)])
                  + max(capacity, len(current)) + extra for p in pools}
-        check(nat_pool_ids=nat_pools, pool_ids=pools, highest_instance=highest, members_after=after)
+        self.network.check_nat_capacity(nat_pool_ids=nat_pools, pool_ids=pools, highest_instance=highest,
+                                        members_after=after)
 
     def write_scale_set(self, subscription: str, resource_group: str, name: str, body: dict, *,
                         patch: bool, headers: dict[str, str] | None = None) -> tuple[ScaleSet, bool, Plan]:

@@ -1,14 +1,10 @@
 """Microsoft.Network state and behaviour: virtual networks, public IPs and load balancers, plus the seam
 with compute and the data plane (runtime/dataplane.py) that makes the load balancers forward real TCP.
 
-Seam (see runtime/members.py). Compute provides, and network calls through getattr so either can land first:
-    cloud.compute.pool_members(pool_id) -> list[Member]
-    cloud.compute.nat_members(nat_pool_id) -> list[Member]
-    cloud.compute.scale_sets_using(resource_id) -> list[str]   (scale-set ids; by id prefix, case-insensitive)
-Network provides to compute:
-    require_subnet(id, *, referenced_by=None), require_backend_pool(id, ...), require_nat_pool(id, ...)
-    check_nat_capacity(nat_pool_ids=, pool_ids=, highest_instance=, members_after=)
-    membership_changed(), frontends(), member_health(ip_configuration_id)
+Seams (core/seams.py, members in runtime/members.py): the network holds compute as `self.compute`
+(ComputeForNetwork: pool_members, nat_members, scale_sets_using, nics_with_nsg), and compute holds the network as
+`self.network` (NetworkForCompute: require_subnet/backend_pool/nat_pool/nsg, check_nat_capacity, pool_members,
+membership_changed). cloud.py wires both.
 """
 
 from __future__ import annotations
@@ -20,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..core.errors import ArmError, InvalidResourceReference, NotFound, ResourceNotFound
 from ..core.ids import key, parse
+from ..core.seams import ComputeForNetwork
 from ..core.status import status_url
 from ..runtime.dataplane import DataPlane
 from ..runtime.members import Member
@@ -34,6 +31,8 @@ log = logging.getLogger(__name__)
 
 
 class NetworkBackend:
+    compute: ComputeForNetwork   # wired by cloud.py once compute exists
+
     def __init__(self, cloud: "Cloud"):
         self.cloud = cloud
         self.items: dict[str, NetworkResource] = {}          # key(id) -> resource
@@ -120,18 +119,14 @@ class NetworkBackend:
         return lb.addresses.get(fe["name"].lower())
 
     # --- the compute seam -------------------------------------------------------------------------------
-    def _compute(self, name: str, resource_id: str) -> list:
-        method = getattr(self.cloud.compute, name, None)
-        return list(method(resource_id)) if method else []
-
     def pool_members(self, pool_id: str) -> list[Member]:
-        return self._compute("pool_members", pool_id) + self.extra_members.get(key(pool_id), [])
+        return self.compute.pool_members(pool_id) + self.extra_members.get(key(pool_id), [])
 
     def nat_members(self, nat_pool_id: str) -> list[Member]:
-        return self._compute("nat_members", nat_pool_id) + self.extra_members.get(key(nat_pool_id), [])
+        return self.compute.nat_members(nat_pool_id) + self.extra_members.get(key(nat_pool_id), [])
 
     def scale_sets_using(self, resource_id: str) -> list[str]:
-        return self._compute("scale_sets_using", resource_id)
+        return self.compute.scale_sets_using(resource_id)
 
     def nat_slots(self, rule_id: str, members: list[Member], size: int) -> list[tuple[int, Member]]:
         """Stable per-member indexes in a V2 inbound NAT rule's port range: kept while the member stays in its
@@ -168,10 +163,12 @@ class NetworkBackend:
         return [(lb.child_id("inboundNatRules", r["name"]), r["properties"]) for r in lb.properties["inboundNatRules"]
                 if key((r["properties"].get("backendAddressPool") or {}).get("id", "")) == key(pool_id)]
 
-    def check_nat_capacity(self, **kwargs) -> None:
+    def check_nat_capacity(self, *, nat_pool_ids: list[str], pool_ids: list[str], highest_instance: int,
+                           members_after: dict[str, int]) -> None:
         from .natrules import check_capacity
 
-        check_capacity(self, **kwargs)
+        check_capacity(self, nat_pool_ids=nat_pool_ids, pool_ids=pool_ids, highest_instance=highest_instance,
+                       members_after=members_after)
 
     def _require_child(self, resource_id: str, collection: str, referenced_by: str | None) -> None:
         rid = parse(resource_id or "")
@@ -211,7 +208,7 @@ class NetworkBackend:
                    if vnet.kind == "virtualNetworks" for s in vnet.properties["subnets"]
                    if key(((s["properties"].get("networkSecurityGroup") or {}).get("id") or "").rstrip("/"))
                    == key(nsg_id)]
-        return subnets, self._compute("nics_with_nsg", nsg_id)
+        return subnets, self.compute.nics_with_nsg(nsg_id)
 
     def groups_on_path(self, member: Member) -> list[tuple[str, list[dict]]]:
         """The network security groups a flow to `member` crosses, subnet first, then NIC: (name, ordered

@@ -9,19 +9,32 @@ from . import loadbalancer, natrules, nsg as nsgs, vnet, writes
 from .resources import NAMESPACE
 
 
-def _accepted_put(req: ArmRequest, result, render) -> Reply:
-    resource, created, op = result
+def _backend(req: ArmRequest):
+    return req.cloud.network
+
+
+def _conditions(req: ArmRequest) -> dict:
+    """What a write reads from the request besides names and body: If-Match/If-None-Match and its operation."""
+    return {"headers": req.headers, "operation": req.route.operation}
+
+
+def _put(req: ArmRequest, write, *names: str, render) -> Reply:
+    """Parse, let `write` act, start the operation that completes the write; 201 when created, else 200."""
+    backend = _backend(req)
+    resource, created = write(backend, req.subscription, req.resource_group, *names, req.json(), **_conditions(req))
+    op = backend.begin(req, resource)
     return req.cloud.operations.accepted(req, op, status=201 if created else 200, body=render(resource))
 
 
-def _accepted_delete(req: ArmRequest, op) -> Reply:
-    if op is None:
+def _delete(req: ArmRequest, delete, *names: str, child: bool = False) -> Reply:
+    """204 when already gone; else 202 and the operation that deletes the resource (for a child: that updates
+    its parent)."""
+    backend = _backend(req)
+    resource = delete(backend, req.subscription, req.resource_group, *names, **_conditions(req))
+    if resource is None:
         return no_content(204)
+    op = backend.begin(req, resource) if child else backend.begin_delete(req, resource)
     return req.cloud.operations.accepted(req, op, status=202, location_header=True)
-
-
-def _backend(req: ArmRequest):
-    return req.cloud.network
 
 
 def _lb(req: ArmRequest):
@@ -34,7 +47,7 @@ def render_lb(req: ArmRequest):
 
 
 async def lb_put(req: ArmRequest) -> Reply:
-    return _accepted_put(req, writes.put_load_balancer(_backend(req), req, req.json()), render_lb(req))
+    return _put(req, writes.put_load_balancer, req.load_balancer, render=render_lb(req))
 
 
 async def lb_get(req: ArmRequest) -> Reply:
@@ -43,11 +56,13 @@ async def lb_get(req: ArmRequest) -> Reply:
 
 async def lb_update_tags(req: ArmRequest) -> Reply:
     backend = _backend(req)
-    return ok(loadbalancer.render(backend, writes.update_load_balancer_tags(backend, req, req.json())))
+    lb = writes.update_load_balancer_tags(backend, req.subscription, req.resource_group, req.load_balancer, req.json(),
+                                          **_conditions(req))
+    return ok(loadbalancer.render(backend, lb))
 
 
 async def lb_delete(req: ArmRequest) -> Reply:
-    return _accepted_delete(req, writes.delete_load_balancer(_backend(req), req))
+    return _delete(req, writes.delete_load_balancer, req.load_balancer)
 
 
 async def lb_list(req: ArmRequest) -> Reply:
@@ -82,13 +97,12 @@ async def pool_list(req: ArmRequest) -> Reply:
 
 async def pool_put(req: ArmRequest) -> Reply:
     backend = _backend(req)
-    result = writes.put_backend_pool(backend, req, req.json())
-    return _accepted_put(req, result, lambda lb: loadbalancer.render_child(backend, lb, "backendAddressPools",
-                                                                           req.pool))
+    return _put(req, writes.put_backend_pool, req.load_balancer, req.pool,
+                render=lambda lb: loadbalancer.render_child(backend, lb, "backendAddressPools", req.pool))
 
 
 async def pool_delete(req: ArmRequest) -> Reply:
-    return _accepted_delete(req, writes.delete_backend_pool(_backend(req), req))
+    return _delete(req, writes.delete_backend_pool, req.load_balancer, req.pool, child=True)
 
 
 async def rule_get(req: ArmRequest) -> Reply:
@@ -132,12 +146,12 @@ async def nat_rule_get(req: ArmRequest) -> Reply:
 
 
 async def nat_rule_put(req: ArmRequest) -> Reply:
-    return _accepted_put(req, writes.put_nat_rule(_backend(req), req, req.json()),
-                         lambda lb: _render_nat_rule(req, lb))
+    return _put(req, writes.put_nat_rule, req.load_balancer, req.nat_rule,
+                render=lambda lb: _render_nat_rule(req, lb))
 
 
 async def nat_rule_delete(req: ArmRequest) -> Reply:
-    return _accepted_delete(req, writes.delete_nat_rule(_backend(req), req))
+    return _delete(req, writes.delete_nat_rule, req.load_balancer, req.nat_rule, child=True)
 
 
 async def nat_port_mappings(req: ArmRequest) -> Reply:
@@ -178,8 +192,7 @@ def _pip(req: ArmRequest):
 
 async def pip_put(req: ArmRequest) -> Reply:
     backend = _backend(req)
-    return _accepted_put(req, writes.put_public_ip(backend, req, req.json()),
-                         lambda pip: vnet.render_public_ip(backend, pip))
+    return _put(req, writes.put_public_ip, req.public_ip, render=lambda pip: vnet.render_public_ip(backend, pip))
 
 
 async def pip_get(req: ArmRequest) -> Reply:
@@ -187,7 +200,7 @@ async def pip_get(req: ArmRequest) -> Reply:
 
 
 async def pip_delete(req: ArmRequest) -> Reply:
-    return _accepted_delete(req, writes.delete_public_ip(_backend(req), req))
+    return _delete(req, writes.delete_public_ip, req.public_ip)
 
 
 async def pip_list(req: ArmRequest) -> Reply:
@@ -208,8 +221,7 @@ def _vnet(req: ArmRequest):
 
 async def vnet_put(req: ArmRequest) -> Reply:
     backend = _backend(req)
-    return _accepted_put(req, writes.put_virtual_network(backend, req, req.json()),
-                         lambda n: vnet.render_vnet(backend, n))
+    return _put(req, writes.put_virtual_network, req.virtual_network, render=lambda n: vnet.render_vnet(backend, n))
 
 
 async def vnet_get(req: ArmRequest) -> Reply:
@@ -217,7 +229,7 @@ async def vnet_get(req: ArmRequest) -> Reply:
 
 
 async def vnet_delete(req: ArmRequest) -> Reply:
-    return _accepted_delete(req, writes.delete_virtual_network(_backend(req), req))
+    return _delete(req, writes.delete_virtual_network, req.virtual_network)
 
 
 async def vnet_list(req: ArmRequest) -> Reply:
@@ -237,8 +249,8 @@ def _render_subnet(req: ArmRequest, network) -> dict:
 
 
 async def subnet_put(req: ArmRequest) -> Reply:
-    return _accepted_put(req, writes.put_subnet(_backend(req), req, req.json()),
-                         lambda network: _render_subnet(req, network))
+    return _put(req, writes.put_subnet, req.virtual_network, req.subnet,
+                render=lambda network: _render_subnet(req, network))
 
 
 async def subnet_get(req: ArmRequest) -> Reply:
@@ -246,7 +258,7 @@ async def subnet_get(req: ArmRequest) -> Reply:
 
 
 async def subnet_delete(req: ArmRequest) -> Reply:
-    return _accepted_delete(req, writes.delete_subnet(_backend(req), req))
+    return _delete(req, writes.delete_subnet, req.virtual_network, req.subnet, child=True)
 
 
 async def subnet_list(req: ArmRequest) -> Reply:
@@ -265,7 +277,7 @@ def _render_nsg(req: ArmRequest):
 
 
 async def nsg_put(req: ArmRequest) -> Reply:
-    return _accepted_put(req, writes.put_network_security_group(_backend(req), req, req.json()), _render_nsg(req))
+    return _put(req, writes.put_network_security_group, req.network_security_group, render=_render_nsg(req))
 
 
 async def nsg_get(req: ArmRequest) -> Reply:
@@ -273,7 +285,7 @@ async def nsg_get(req: ArmRequest) -> Reply:
 
 
 async def nsg_delete(req: ArmRequest) -> Reply:
-    return _accepted_delete(req, writes.delete_network_security_group(_backend(req), req))
+    return _delete(req, writes.delete_network_security_group, req.network_security_group)
 
 
 async def nsg_list(req: ArmRequest) -> Reply:
@@ -292,8 +304,8 @@ def _render_security_rule(req: ArmRequest, nsg) -> dict:
 
 
 async def security_rule_put(req: ArmRequest) -> Reply:
-    return _accepted_put(req, writes.put_security_rule(_backend(req), req, req.json()),
-                         lambda nsg: _render_security_rule(req, nsg))
+    return _put(req, writes.put_security_rule, req.network_security_group, req.security_rule,
+                render=lambda nsg: _render_security_rule(req, nsg))
 
 
 async def security_rule_get(req: ArmRequest) -> Reply:
@@ -301,7 +313,7 @@ async def security_rule_get(req: ArmRequest) -> Reply:
 
 
 async def security_rule_delete(req: ArmRequest) -> Reply:
-    return _accepted_delete(req, writes.delete_security_rule(_backend(req), req))
+    return _delete(req, writes.delete_security_rule, req.network_security_group, req.security_rule, child=True)
 
 
 async def security_rule_list(req: ArmRequest) -> Reply:

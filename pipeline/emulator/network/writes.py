@@ -1,7 +1,11 @@
 """Network writes as Azure orders its checks: group, preconditions, operation in progress, the definition,
 references, what is in use; then the change is stored, the data plane told, and an operation completes it.
 
-Each function returns `(resource, created, operation)`; a delete of something already gone returns None.
+Each function takes plain arguments (subscription, resource group, names, body, the request's headers for
+If-Match/If-None-Match and the operation's name for "in progress" messages), as compute's backend does; the
+responses layer parses the request and starts the operation that completes the change. A put returns
+`(resource, created)`; a delete returns the resource to delete (or to update, for a child), None when already
+gone.
 """
 
 from __future__ import annotations
@@ -15,16 +19,18 @@ from . import backendaddresses, loadbalancer, nsg as nsgs, schema, vnet
 from .resources import NetworkResource, check_idle, check_preconditions, find
 
 if TYPE_CHECKING:
-    from ..core.request import ArmRequest
     from .models import NetworkBackend
 
+Headers = dict[str, str]   # the request's headers, keys lower-cased
 
-def _existing(backend: "NetworkBackend", req: "ArmRequest", kind: str, name: str) -> NetworkResource | None:
-    backend.cloud.resources.require(req.subscription, req.resource_group)
-    existing = backend.get(kind, req.subscription, req.resource_group, name)
-    check_preconditions(req.headers, existing.etag if existing else None, f"resource '{name}'")
+
+def _existing(backend: "NetworkBackend", subscription: str, resource_group: str, kind: str, name: str,
+              headers: Headers, operation: str) -> NetworkResource | None:
+    backend.cloud.resources.require(subscription, resource_group)
+    existing = backend.get(kind, subscription, resource_group, name)
+    check_preconditions(headers, existing.etag if existing else None, f"resource '{name}'")
     if existing:
-        check_idle(existing, req.route.operation)
+        check_idle(existing, operation)
     return existing
 
 
@@ -36,9 +42,9 @@ def _location_unchanged(existing: NetworkResource | None, location: str) -> None
                        code="InvalidResourceLocation", status=409)
 
 
-def _apply(backend: "NetworkBackend", req: "ArmRequest", existing: NetworkResource | None, kind: str,
-           name: str, cleaned: dict, properties: dict) -> tuple[NetworkResource, bool]:
-    target = existing or NetworkResource(kind, req.subscription, req.resource_group, name, cleaned["location"], {})
+def _apply(backend: "NetworkBackend", subscription: str, resource_group: str, existing: NetworkResource | None,
+           kind: str, name: str, cleaned: dict, properties: dict) -> tuple[NetworkResource, bool]:
+    target = existing or NetworkResource(kind, subscription, resource_group, name, cleaned["location"], {})
     target.properties, target.tags, target.sku = properties, cleaned["tags"], cleaned["sku"]
     target.zones, target.extended_location = cleaned["zones"], cleaned["extendedLocation"]
     if existing is None:
@@ -63,42 +69,42 @@ def _removed_children_unused(backend: "NetworkBackend", lb: NetworkResource | No
 
 
 # --- load balancers -----------------------------------------------------------------------------------------
-def _commit_lb(backend: "NetworkBackend", req: "ArmRequest", lb: NetworkResource, props: dict):
+def _commit_lb(backend: "NetworkBackend", lb: NetworkResource, props: dict):
     loadbalancer.Checker(backend, lb, props).check()
     _removed_children_unused(backend, lb if lb.properties else None, props)
     return props
 
 
-def put_load_balancer(backend: "NetworkBackend", req: "ArmRequest", body: dict):
-    name = req.load_balancer
-    existing = _existing(backend, req, "loadBalancers", name)
+def put_load_balancer(backend: "NetworkBackend", subscription: str, resource_group: str, name: str, body: dict, *,
+                      headers: Headers, operation: str) -> tuple[NetworkResource, bool]:
+    existing = _existing(backend, subscription, resource_group, "loadBalancers", name, headers, operation)
     cleaned = loadbalancer.clean(body)
     _location_unchanged(existing, cleaned["location"])
     props = cleaned["properties"]
     loadbalancer.drop_derived_nat_rules(props)
     cleaned["sku"] = cleaned["sku"] or {"name": "Basic"}
-    probe_lb = existing or NetworkResource("loadBalancers", req.subscription, req.resource_group, name,
+    probe_lb = existing or NetworkResource("loadBalancers", subscription, resource_group, name,
                                            cleaned["location"], {})
     for i, pool in enumerate(props["backendAddressPools"]):
         backendaddresses.check_no_nic_addresses(backend, probe_lb, pool, f"properties.backendAddressPools[{i}]")
-    _commit_lb(backend, req, probe_lb, props)
-    lb, created = _apply(backend, req, existing, "loadBalancers", name, cleaned, props)
+    _commit_lb(backend, probe_lb, props)
+    lb, created = _apply(backend, subscription, resource_group, existing, "loadBalancers", name, cleaned, props)
     backend.allocate_frontends(lb)
-    return lb, created, backend.begin(req, lb)
+    return lb, created
 
 
-def update_load_balancer_tags(backend: "NetworkBackend", req: "ArmRequest", body: dict) -> NetworkResource:
+def update_load_balancer_tags(backend: "NetworkBackend", subscription: str, resource_group: str, name: str,
+                              body: dict, *, headers: Headers, operation: str) -> NetworkResource:
     """LoadBalancers_UpdateTags (PATCH {"tags": {...}}): the tags are replaced as a whole, synchronously (200).
     A PATCH of a load balancer that does not exist is 404 PatchResourceNotFound, not ResourceNotFound."""
-    name = req.load_balancer
-    backend.cloud.resources.require(req.subscription, req.resource_group)
-    lb = backend.get("loadBalancers", req.subscription, req.resource_group, name)
+    backend.cloud.resources.require(subscription, resource_group)
+    lb = backend.get("loadBalancers", subscription, resource_group, name)
     if lb is None:
         raise PatchResourceNotFound(f"The Resource 'Microsoft.Network/loadBalancers/{name}' under resource group "
-                                    f"'{req.resource_group}' was not found. For more details please go to "
+                                    f"'{resource_group}' was not found. For more details please go to "
                                     f"https://aka.ms/ARMResourceNotFoundFix")
-    check_preconditions(req.headers, lb.etag, f"resource '{name}'")
-    check_idle(lb, req.route.operation)
+    check_preconditions(headers, lb.etag, f"resource '{name}'")
+    check_idle(lb, operation)
     schema.check_members(body, {"tags"}, "TagsObject", "")
     if "tags" in body:  # an empty object changes nothing; "tags": {} or null clears them
         tags = body["tags"]
@@ -110,46 +116,51 @@ def update_load_balancer_tags(backend: "NetworkBackend", req: "ArmRequest", body
     return lb
 
 
-def delete_load_balancer(backend: "NetworkBackend", req: "ArmRequest"):
-    lb = _existing(backend, req, "loadBalancers", req.load_balancer)
+def delete_load_balancer(backend: "NetworkBackend", subscription: str, resource_group: str, name: str, *,
+                         headers: Headers, operation: str) -> NetworkResource | None:
+    lb = _existing(backend, subscription, resource_group, "loadBalancers", name, headers, operation)
     if lb is None:
         return None
     users = backend.scale_sets_using(lb.id)
     if users:
         raise InUse(f"Cannot delete load balancer {lb.id} since its child resources are in use by virtual machine "
                     f"scale set {', '.join(users)}.", code="LoadBalancerInUseByVirtualMachineScaleSet")
-    return backend.begin_delete(req, lb)
+    return lb
 
 
-def put_backend_pool(backend: "NetworkBackend", req: "ArmRequest", body: dict):
-    lb = backend.require("loadBalancers", req.subscription, req.resource_group, req.load_balancer)
+def put_backend_pool(backend: "NetworkBackend", subscription: str, resource_group: str,
+                     lb_name: str, pool_name: str, body: dict, *,
+                     headers: Headers, operation: str) -> tuple[NetworkResource, bool]:
+    lb = backend.require("loadBalancers", subscription, resource_group, lb_name)
     pools = lb.properties["backendAddressPools"]
-    current = find(pools, req.pool)
-    check_preconditions(req.headers, lb.etag if current else None, f"backend address pool '{req.pool}'")
-    check_idle(lb, req.route.operation)
-    pool = schema.clean_child("backendAddressPools", {**body, "name": current["name"] if current else req.pool},
+    current = find(pools, pool_name)
+    check_preconditions(headers, lb.etag if current else None, f"backend address pool '{pool_name}'")
+    check_idle(lb, operation)
+    pool = schema.clean_child("backendAddressPools", {**body, "name": current["name"] if current else pool_name},
                               "")
     backendaddresses.check_no_nic_addresses(backend, lb, pool, "")
     props = copy.deepcopy(lb.properties)
-    props["backendAddressPools"] = [pool if c["name"].lower() == req.pool.lower() else c
+    props["backendAddressPools"] = [pool if c["name"].lower() == pool_name.lower() else c
                                     for c in props["backendAddressPools"]] + ([] if current else [pool])
-    _commit_lb(backend, req, lb, props)
+    _commit_lb(backend, lb, props)
     lb.properties = props
-    return lb, current is None, backend.begin(req, lb)
+    return lb, current is None
 
 
-def delete_backend_pool(backend: "NetworkBackend", req: "ArmRequest"):
-    lb = backend.require("loadBalancers", req.subscription, req.resource_group, req.load_balancer)
-    current = find(lb.properties["backendAddressPools"], req.pool)
-    check_preconditions(req.headers, lb.etag if current else None, f"backend address pool '{req.pool}'")
+def delete_backend_pool(backend: "NetworkBackend", subscription: str, resource_group: str,
+                        lb_name: str, pool_name: str, *,
+                        headers: Headers, operation: str) -> NetworkResource | None:
+    lb = backend.require("loadBalancers", subscription, resource_group, lb_name)
+    current = find(lb.properties["backendAddressPools"], pool_name)
+    check_preconditions(headers, lb.etag if current else None, f"backend address pool '{pool_name}'")
     if current is None:
         return None
-    check_idle(lb, req.route.operation)
+    check_idle(lb, operation)
     props = copy.deepcopy(lb.properties)
-    props["backendAddressPools"] = [c for c in props["backendAddressPools"] if c["name"].lower() != req.pool.lower()]
-    _commit_lb(backend, req, lb, props)
+    props["backendAddressPools"] = [c for c in props["backendAddressPools"] if c["name"].lower() != pool_name.lower()]
+    _commit_lb(backend, lb, props)
     lb.properties = props
-    return backend.begin(req, lb)
+    return lb
 
 
 def _derived(lb: NetworkResource, name: str) -> bool:
@@ -158,59 +169,64 @@ def _derived(lb: NetworkResource, name: str) -> bool:
     return number.isdigit() and find(lb.properties["inboundNatPools"], pool) is not None
 
 
-def put_nat_rule(backend: "NetworkBackend", req: "ArmRequest", body: dict):
-    lb = backend.require("loadBalancers", req.subscription, req.resource_group, req.load_balancer)
-    current = find(lb.properties["inboundNatRules"], req.nat_rule)
-    check_preconditions(req.headers, lb.etag if current else None, f"inbound NAT rule '{req.nat_rule}'")
-    check_idle(lb, req.route.operation)
-    if _derived(lb, req.nat_rule):
-        raise ArmError(f"Inbound NAT rule {lb.child_id('inboundNatRules', req.nat_rule)} is created by an inbound "
+def put_nat_rule(backend: "NetworkBackend", subscription: str, resource_group: str,
+                 lb_name: str, rule_name: str, body: dict, *,
+                 headers: Headers, operation: str) -> tuple[NetworkResource, bool]:
+    lb = backend.require("loadBalancers", subscription, resource_group, lb_name)
+    current = find(lb.properties["inboundNatRules"], rule_name)
+    check_preconditions(headers, lb.etag if current else None, f"inbound NAT rule '{rule_name}'")
+    check_idle(lb, operation)
+    if _derived(lb, rule_name):
+        raise ArmError(f"Inbound NAT rule {lb.child_id('inboundNatRules', rule_name)} is created by an inbound "
                        f"NAT pool and cannot be changed on its own; change the inbound NAT pool.",
                        code="InvalidResourceName")
-    rule = schema.clean_child("inboundNatRules", {**body, "name": current["name"] if current else req.nat_rule}, "")
+    rule = schema.clean_child("inboundNatRules", {**body, "name": current["name"] if current else rule_name}, "")
     props = copy.deepcopy(lb.properties)
-    props["inboundNatRules"] = [rule if c["name"].lower() == req.nat_rule.lower() else c
+    props["inboundNatRules"] = [rule if c["name"].lower() == rule_name.lower() else c
                                 for c in props["inboundNatRules"]] + ([] if current else [rule])
-    _commit_lb(backend, req, lb, props)
+    _commit_lb(backend, lb, props)
     lb.properties = props
-    return lb, current is None, backend.begin(req, lb)
+    return lb, current is None
 
 
-def delete_nat_rule(backend: "NetworkBackend", req: "ArmRequest"):
-    lb = backend.require("loadBalancers", req.subscription, req.resource_group, req.load_balancer)
-    current = find(lb.properties["inboundNatRules"], req.nat_rule)
-    check_preconditions(req.headers, lb.etag if current else None, f"inbound NAT rule '{req.nat_rule}'")
+def delete_nat_rule(backend: "NetworkBackend", subscription: str, resource_group: str, lb_name: str, rule_name: str, *,
+                    headers: Headers, operation: str) -> NetworkResource | None:
+    lb = backend.require("loadBalancers", subscription, resource_group, lb_name)
+    current = find(lb.properties["inboundNatRules"], rule_name)
+    check_preconditions(headers, lb.etag if current else None, f"inbound NAT rule '{rule_name}'")
     if current is None:
-        if _derived(lb, req.nat_rule):
-            raise InUse(f"Inbound NAT rule {lb.child_id('inboundNatRules', req.nat_rule)} is created by an inbound "
+        if _derived(lb, rule_name):
+            raise InUse(f"Inbound NAT rule {lb.child_id('inboundNatRules', rule_name)} is created by an inbound "
                         f"NAT pool; individual rules of a NAT pool cannot be deleted. Remove the NAT pool from the "
                         f"scale set, then delete the NAT pool.", code="CannotDeleteInboundNatRuleCreatedByNatPool")
         return None
-    check_idle(lb, req.route.operation)
+    check_idle(lb, operation)
     props = copy.deepcopy(lb.properties)
     props["inboundNatRules"] = [c for c in props["inboundNatRules"] if c is not current
-                                and c["name"].lower() != req.nat_rule.lower()]
-    _commit_lb(backend, req, lb, props)
+                                and c["name"].lower() != rule_name.lower()]
+    _commit_lb(backend, lb, props)
     lb.properties = props
     backend.slots.pop(key(lb.child_id("inboundNatRules", current["name"])), None)
-    return backend.begin(req, lb)
+    return lb
 
 
 # --- public IPs ---------------------------------------------------------------------------------------------
-def put_public_ip(backend: "NetworkBackend", req: "ArmRequest", body: dict):
-    name = req.public_ip
-    existing = _existing(backend, req, "publicIPAddresses", name)
+def put_public_ip(backend: "NetworkBackend", subscription: str, resource_group: str, name: str, body: dict, *,
+                  headers: Headers, operation: str) -> tuple[NetworkResource, bool]:
+    existing = _existing(backend, subscription, resource_group, "publicIPAddresses", name, headers, operation)
     cleaned = schema.clean_resource("publicIPAddresses", body)
     _location_unchanged(existing, cleaned["location"])
     vnet.check_public_ip(cleaned)
-    pip, created = _apply(backend, req, existing, "publicIPAddresses", name, cleaned, cleaned["properties"])
+    pip, created = _apply(backend, subscription, resource_group, existing,
+                          "publicIPAddresses", name, cleaned, cleaned["properties"])
     if not pip.addresses.get(""):
         pip.addresses[""] = backend.cloud.addresses.frontends.allocate()
-    return pip, created, backend.begin(req, pip)
+    return pip, created
 
 
-def delete_public_ip(backend: "NetworkBackend", req: "ArmRequest"):
-    pip = _existing(backend, req, "publicIPAddresses", req.public_ip)
+def delete_public_ip(backend: "NetworkBackend", subscription: str, resource_group: str, name: str, *,
+                     headers: Headers, operation: str) -> NetworkResource | None:
+    pip = _existing(backend, subscription, resource_group, "publicIPAddresses", name, headers, operation)
     if pip is None:
         return None
     user = backend.public_ip_user(pip)
@@ -218,7 +234,7 @@ def delete_public_ip(backend: "NetworkBackend", req: "ArmRequest"):
         raise InUse(f"Public IP address {pip.id} can not be deleted since it is still allocated to resource "
                     f"{user}. In order to delete the public IP, disassociate/detach the Public IP address from "
                     f"the resource.", code="PublicIPAddressCannotBeDeleted")
-    return backend.begin_delete(req, pip)
+    return pip
 
 
 # --- virtual networks and subnets ---------------------------------------------------------------------------
@@ -231,56 +247,62 @@ def _subnets_unused(backend: "NetworkBackend", network: NetworkResource, removed
                         code="InUseSubnetCannotBeDeleted")
 
 
-def put_virtual_network(backend: "NetworkBackend", req: "ArmRequest", body: dict):
-    name = req.virtual_network
-    existing = _existing(backend, req, "virtualNetworks", name)
+def put_virtual_network(backend: "NetworkBackend", subscription: str, resource_group: str, name: str, body: dict, *,
+                        headers: Headers, operation: str) -> tuple[NetworkResource, bool]:
+    existing = _existing(backend, subscription, resource_group, "virtualNetworks", name, headers, operation)
     cleaned = schema.clean_resource("virtualNetworks", body)
     _location_unchanged(existing, cleaned["location"])
     vnet.check_vnet(name, cleaned["properties"])
-    _subnet_nsg_refs(backend, backend.resource_id("virtualNetworks", req.subscription, req.resource_group, name),
+    _subnet_nsg_refs(backend, backend.resource_id("virtualNetworks", subscription, resource_group, name),
                      cleaned["properties"]["subnets"])
     if existing:
         _subnets_unused(backend, existing, [s for s in existing.properties["subnets"]
                                             if find(cleaned["properties"]["subnets"], s["name"]) is None])
-    network, created = _apply(backend, req, existing, "virtualNetworks", name, cleaned, cleaned["properties"])
-    return network, created, backend.begin(req, network)
+    network, created = _apply(backend, subscription, resource_group, existing,
+                              "virtualNetworks", name, cleaned, cleaned["properties"])
+    return network, created
 
 
-def delete_virtual_network(backend: "NetworkBackend", req: "ArmRequest"):
-    network = _existing(backend, req, "virtualNetworks", req.virtual_network)
+def delete_virtual_network(backend: "NetworkBackend", subscription: str, resource_group: str, name: str, *,
+                           headers: Headers, operation: str) -> NetworkResource | None:
+    network = _existing(backend, subscription, resource_group, "virtualNetworks", name, headers, operation)
     if network is None:
         return None
     _subnets_unused(backend, network, network.properties["subnets"])
-    return backend.begin_delete(req, network)
+    return network
 
 
-def put_subnet(backend: "NetworkBackend", req: "ArmRequest", body: dict):
-    network = backend.require("virtualNetworks", req.subscription, req.resource_group, req.virtual_network)
-    current = find(network.properties["subnets"], req.subnet)
-    check_preconditions(req.headers, network.etag if current else None, f"subnet '{req.subnet}'")
-    check_idle(network, req.route.operation)
-    subnet = schema.clean_child("subnets", {**body, "name": current["name"] if current else req.subnet}, "")
-    subnets = [subnet if s["name"].lower() == req.subnet.lower() else s for s in network.properties["subnets"]]
+def put_subnet(backend: "NetworkBackend", subscription: str, resource_group: str,
+               vnet_name: str, subnet_name: str, body: dict, *,
+               headers: Headers, operation: str) -> tuple[NetworkResource, bool]:
+    network = backend.require("virtualNetworks", subscription, resource_group, vnet_name)
+    current = find(network.properties["subnets"], subnet_name)
+    check_preconditions(headers, network.etag if current else None, f"subnet '{subnet_name}'")
+    check_idle(network, operation)
+    subnet = schema.clean_child("subnets", {**body, "name": current["name"] if current else subnet_name}, "")
+    subnets = [subnet if s["name"].lower() == subnet_name.lower() else s for s in network.properties["subnets"]]
     subnets += [] if current else [subnet]
     ranges = [vnet._network(p, f"Virtual network '{network.name}'")
               for p in (network.properties.get("addressSpace") or {}).get("addressPrefixes") or []]
     vnet.check_subnets(network.name, ranges, subnets)
     _subnet_nsg_refs(backend, network.id, [subnet])
     network.properties = {**network.properties, "subnets": subnets}
-    return network, current is None, backend.begin(req, network)
+    return network, current is None
 
 
-def delete_subnet(backend: "NetworkBackend", req: "ArmRequest"):
-    network = backend.require("virtualNetworks", req.subscription, req.resource_group, req.virtual_network)
-    current = find(network.properties["subnets"], req.subnet)
-    check_preconditions(req.headers, network.etag if current else None, f"subnet '{req.subnet}'")
+def delete_subnet(backend: "NetworkBackend", subscription: str, resource_group: str,
+                  vnet_name: str, subnet_name: str, *,
+                  headers: Headers, operation: str) -> NetworkResource | None:
+    network = backend.require("virtualNetworks", subscription, resource_group, vnet_name)
+    current = find(network.properties["subnets"], subnet_name)
+    check_preconditions(headers, network.etag if current else None, f"subnet '{subnet_name}'")
     if current is None:
         return None
-    check_idle(network, req.route.operation)
+    check_idle(network, operation)
     _subnets_unused(backend, network, [current])
     network.properties = {**network.properties, "subnets": [s for s in network.properties["subnets"]
                                                             if s is not current]}
-    return backend.begin(req, network)
+    return network
 
 
 def _subnet_nsg_refs(backend: "NetworkBackend", network_id: str, subnets: list[dict]) -> None:
@@ -294,20 +316,23 @@ def _subnet_nsg_refs(backend: "NetworkBackend", network_id: str, subnets: list[d
 
 
 # --- network security groups --------------------------------------------------------------------------------
-def put_network_security_group(backend: "NetworkBackend", req: "ArmRequest", body: dict):
-    name = req.network_security_group
-    existing = _existing(backend, req, "networkSecurityGroups", name)
+def put_network_security_group(backend: "NetworkBackend", subscription: str, resource_group: str,
+                               name: str, body: dict, *,
+                               headers: Headers, operation: str) -> tuple[NetworkResource, bool]:
+    existing = _existing(backend, subscription, resource_group, "networkSecurityGroups", name, headers, operation)
     cleaned = nsgs.clean(body)
     _location_unchanged(existing, cleaned["location"])
-    holder = existing or NetworkResource("networkSecurityGroups", req.subscription, req.resource_group, name,
+    holder = existing or NetworkResource("networkSecurityGroups", subscription, resource_group, name,
                                          cleaned["location"], {})
     nsgs.RuleChecker(holder).check_all(cleaned["properties"]["securityRules"])
-    nsg, created = _apply(backend, req, existing, "networkSecurityGroups", name, cleaned, cleaned["properties"])
-    return nsg, created, backend.begin(req, nsg)
+    nsg, created = _apply(backend, subscription, resource_group, existing,
+                          "networkSecurityGroups", name, cleaned, cleaned["properties"])
+    return nsg, created
 
 
-def delete_network_security_group(backend: "NetworkBackend", req: "ArmRequest"):
-    nsg = _existing(backend, req, "networkSecurityGroups", req.network_security_group)
+def delete_network_security_group(backend: "NetworkBackend", subscription: str, resource_group: str, name: str, *,
+                                  headers: Headers, operation: str) -> NetworkResource | None:
+    nsg = _existing(backend, subscription, resource_group, "networkSecurityGroups", name, headers, operation)
     if nsg is None:
         return None
     subnets, nics = backend.nsg_users(nsg.id)
@@ -316,31 +341,35 @@ def delete_network_security_group(backend: "NetworkBackend", req: "ArmRequest"):
         raise InUse(f"Network security group {nsg.id} cannot be deleted because it is in use by the following "
                     f"resources: {', '.join(dict.fromkeys(users))}. In order to delete the Network security group, "
                     f"remove the association with the resource(s).", code="InUseNetworkSecurityGroupCannotBeDeleted")
-    return backend.begin_delete(req, nsg)
+    return nsg
 
 
-def put_security_rule(backend: "NetworkBackend", req: "ArmRequest", body: dict):
-    nsg = backend.require("networkSecurityGroups", req.subscription, req.resource_group, req.network_security_group)
+def put_security_rule(backend: "NetworkBackend", subscription: str, resource_group: str,
+                      nsg_name: str, rule_name: str, body: dict, *,
+                      headers: Headers, operation: str) -> tuple[NetworkResource, bool]:
+    nsg = backend.require("networkSecurityGroups", subscription, resource_group, nsg_name)
     rules = nsg.properties["securityRules"]
-    current = find(rules, req.security_rule)
-    check_preconditions(req.headers, nsg.etag if current else None, f"security rule '{req.security_rule}'")
-    check_idle(nsg, req.route.operation)
-    rule = schema.clean_child("securityRules", {**body, "name": current["name"] if current else req.security_rule},
+    current = find(rules, rule_name)
+    check_preconditions(headers, nsg.etag if current else None, f"security rule '{rule_name}'")
+    check_idle(nsg, operation)
+    rule = schema.clean_child("securityRules", {**body, "name": current["name"] if current else rule_name},
                               "")
-    updated = [rule if r["name"].lower() == req.security_rule.lower() else r for r in rules]
+    updated = [rule if r["name"].lower() == rule_name.lower() else r for r in rules]
     updated += [] if current else [rule]
     nsgs.RuleChecker(nsg).check_all(updated)
     nsg.properties = {**nsg.properties, "securityRules": updated}
-    return nsg, current is None, backend.begin(req, nsg)
+    return nsg, current is None
 
 
-def delete_security_rule(backend: "NetworkBackend", req: "ArmRequest"):
-    nsg = backend.require("networkSecurityGroups", req.subscription, req.resource_group, req.network_security_group)
-    current = find(nsg.properties["securityRules"], req.security_rule)
-    check_preconditions(req.headers, nsg.etag if current else None, f"security rule '{req.security_rule}'")
+def delete_security_rule(backend: "NetworkBackend", subscription: str, resource_group: str,
+                         nsg_name: str, rule_name: str, *,
+                         headers: Headers, operation: str) -> NetworkResource | None:
+    nsg = backend.require("networkSecurityGroups", subscription, resource_group, nsg_name)
+    current = find(nsg.properties["securityRules"], rule_name)
+    check_preconditions(headers, nsg.etag if current else None, f"security rule '{rule_name}'")
     if current is None:
         return None
-    check_idle(nsg, req.route.operation)
+    check_idle(nsg, operation)
     nsg.properties = {**nsg.properties, "securityRules": [r for r in nsg.properties["securityRules"]
                                                           if r is not current]}
-    return backend.begin(req, nsg)
+    return nsg

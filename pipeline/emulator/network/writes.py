@@ -52,6 +52,21 @@ def _apply(backend: "NetworkBackend", subscription: str, resource_group: str, ex
     return target, existing is None
 
 
+def _child(backend: "NetworkBackend", subscription: str, resource_group: str, parent: tuple[str, str],
+           collection: str, name: str, what: str, headers: Headers, operation: str, *,
+           put: bool) -> tuple[NetworkResource, dict | None]:
+    """A child write's parent (it must exist) and the child as stored (None when new), once the request's
+    preconditions hold against the parent's ETag (a child has its parent's) and the parent is idle (for a
+    delete, only when there is something to delete)."""
+    kind, parent_name = parent
+    holder = backend.require(kind, subscription, resource_group, parent_name)
+    current = find(holder.properties[collection], name)
+    check_preconditions(headers, holder.etag if current else None, f"{what} '{name}'")
+    if put or current is not None:
+        check_idle(holder, operation)
+    return holder, current
+
+
 def _scale_set_users(backend: "NetworkBackend", resource_id: str, what: str, name: str) -> None:
     users = backend.scale_sets_using(resource_id)
     if users:
@@ -131,11 +146,8 @@ def delete_load_balancer(backend: "NetworkBackend", subscription: str, resource_
 def put_backend_pool(backend: "NetworkBackend", subscription: str, resource_group: str,
                      lb_name: str, pool_name: str, body: dict, *,
                      headers: Headers, operation: str) -> tuple[NetworkResource, bool]:
-    lb = backend.require("loadBalancers", subscription, resource_group, lb_name)
-    pools = lb.properties["backendAddressPools"]
-    current = find(pools, pool_name)
-    check_preconditions(headers, lb.etag if current else None, f"backend address pool '{pool_name}'")
-    check_idle(lb, operation)
+    lb, current = _child(backend, subscription, resource_group, ("loadBalancers", lb_name),
+                         "backendAddressPools", pool_name, "backend address pool", headers, operation, put=True)
     pool = schema.clean_child("backendAddressPools", {**body, "name": current["name"] if current else pool_name},
                               "")
     backendaddresses.check_no_nic_addresses(backend, lb, pool, "")
@@ -150,12 +162,10 @@ def put_backend_pool(backend: "NetworkBackend", subscription: str, resource_grou
 def delete_backend_pool(backend: "NetworkBackend", subscription: str, resource_group: str,
                         lb_name: str, pool_name: str, *,
                         headers: Headers, operation: str) -> NetworkResource | None:
-    lb = backend.require("loadBalancers", subscription, resource_group, lb_name)
-    current = find(lb.properties["backendAddressPools"], pool_name)
-    check_preconditions(headers, lb.etag if current else None, f"backend address pool '{pool_name}'")
+    lb, current = _child(backend, subscription, resource_group, ("loadBalancers", lb_name),
+                         "backendAddressPools", pool_name, "backend address pool", headers, operation, put=False)
     if current is None:
         return None
-    check_idle(lb, operation)
     props = copy.deepcopy(lb.properties)
     props["backendAddressPools"] = [c for c in props["backendAddressPools"] if c["name"].lower() != pool_name.lower()]
     _commit_lb(backend, lb, props)
@@ -172,10 +182,8 @@ def _derived(lb: NetworkResource, name: str) -> bool:
 def put_nat_rule(backend: "NetworkBackend", subscription: str, resource_group: str,
                  lb_name: str, rule_name: str, body: dict, *,
                  headers: Headers, operation: str) -> tuple[NetworkResource, bool]:
-    lb = backend.require("loadBalancers", subscription, resource_group, lb_name)
-    current = find(lb.properties["inboundNatRules"], rule_name)
-    check_preconditions(headers, lb.etag if current else None, f"inbound NAT rule '{rule_name}'")
-    check_idle(lb, operation)
+    lb, current = _child(backend, subscription, resource_group, ("loadBalancers", lb_name),
+                         "inboundNatRules", rule_name, "inbound NAT rule", headers, operation, put=True)
     if _derived(lb, rule_name):
         raise ArmError(f"Inbound NAT rule {lb.child_id('inboundNatRules', rule_name)} is created by an inbound "
                        f"NAT pool and cannot be changed on its own; change the inbound NAT pool.",
@@ -191,16 +199,14 @@ def put_nat_rule(backend: "NetworkBackend", subscription: str, resource_group: s
 
 def delete_nat_rule(backend: "NetworkBackend", subscription: str, resource_group: str, lb_name: str, rule_name: str, *,
                     headers: Headers, operation: str) -> NetworkResource | None:
-    lb = backend.require("loadBalancers", subscription, resource_group, lb_name)
-    current = find(lb.properties["inboundNatRules"], rule_name)
-    check_preconditions(headers, lb.etag if current else None, f"inbound NAT rule '{rule_name}'")
+    lb, current = _child(backend, subscription, resource_group, ("loadBalancers", lb_name),
+                         "inboundNatRules", rule_name, "inbound NAT rule", headers, operation, put=False)
     if current is None:
         if _derived(lb, rule_name):
             raise InUse(f"Inbound NAT rule {lb.child_id('inboundNatRules', rule_name)} is created by an inbound "
                         f"NAT pool; individual rules of a NAT pool cannot be deleted. Remove the NAT pool from the "
                         f"scale set, then delete the NAT pool.", code="CannotDeleteInboundNatRuleCreatedByNatPool")
         return None
-    check_idle(lb, operation)
     props = copy.deepcopy(lb.properties)
     props["inboundNatRules"] = [c for c in props["inboundNatRules"] if c is not current
                                 and c["name"].lower() != rule_name.lower()]
@@ -275,10 +281,8 @@ def delete_virtual_network(backend: "NetworkBackend", subscription: str, resourc
 def put_subnet(backend: "NetworkBackend", subscription: str, resource_group: str,
                vnet_name: str, subnet_name: str, body: dict, *,
                headers: Headers, operation: str) -> tuple[NetworkResource, bool]:
-    network = backend.require("virtualNetworks", subscription, resource_group, vnet_name)
-    current = find(network.properties["subnets"], subnet_name)
-    check_preconditions(headers, network.etag if current else None, f"subnet '{subnet_name}'")
-    check_idle(network, operation)
+    network, current = _child(backend, subscription, resource_group, ("virtualNetworks", vnet_name),
+                              "subnets", subnet_name, "subnet", headers, operation, put=True)
     subnet = schema.clean_child("subnets", {**body, "name": current["name"] if current else subnet_name}, "")
     subnets = [subnet if s["name"].lower() == subnet_name.lower() else s for s in network.properties["subnets"]]
     subnets += [] if current else [subnet]
@@ -293,12 +297,10 @@ def put_subnet(backend: "NetworkBackend", subscription: str, resource_group: str
 def delete_subnet(backend: "NetworkBackend", subscription: str, resource_group: str,
                   vnet_name: str, subnet_name: str, *,
                   headers: Headers, operation: str) -> NetworkResource | None:
-    network = backend.require("virtualNetworks", subscription, resource_group, vnet_name)
-    current = find(network.properties["subnets"], subnet_name)
-    check_preconditions(headers, network.etag if current else None, f"subnet '{subnet_name}'")
+    network, current = _child(backend, subscription, resource_group, ("virtualNetworks", vnet_name),
+                              "subnets", subnet_name, "subnet", headers, operation, put=False)
     if current is None:
         return None
-    check_idle(network, operation)
     _subnets_unused(backend, network, [current])
     network.properties = {**network.properties, "subnets": [s for s in network.properties["subnets"]
                                                             if s is not current]}
@@ -347,11 +349,9 @@ def delete_network_security_group(backend: "NetworkBackend", subscription: str, 
 def put_security_rule(backend: "NetworkBackend", subscription: str, resource_group: str,
                       nsg_name: str, rule_name: str, body: dict, *,
                       headers: Headers, operation: str) -> tuple[NetworkResource, bool]:
-    nsg = backend.require("networkSecurityGroups", subscription, resource_group, nsg_name)
+    nsg, current = _child(backend, subscription, resource_group, ("networkSecurityGroups", nsg_name),
+                          "securityRules", rule_name, "security rule", headers, operation, put=True)
     rules = nsg.properties["securityRules"]
-    current = find(rules, rule_name)
-    check_preconditions(headers, nsg.etag if current else None, f"security rule '{rule_name}'")
-    check_idle(nsg, operation)
     rule = schema.clean_child("securityRules", {**body, "name": current["name"] if current else rule_name},
                               "")
     updated = [rule if r["name"].lower() == rule_name.lower() else r for r in rules]
@@ -364,12 +364,10 @@ def put_security_rule(backend: "NetworkBackend", subscription: str, resource_gro
 def delete_security_rule(backend: "NetworkBackend", subscription: str, resource_group: str,
                          nsg_name: str, rule_name: str, *,
                          headers: Headers, operation: str) -> NetworkResource | None:
-    nsg = backend.require("networkSecurityGroups", subscription, resource_group, nsg_name)
-    current = find(nsg.properties["securityRules"], rule_name)
-    check_preconditions(headers, nsg.etag if current else None, f"security rule '{rule_name}'")
+    nsg, current = _child(backend, subscription, resource_group, ("networkSecurityGroups", nsg_name),
+                          "securityRules", rule_name, "security rule", headers, operation, put=False)
     if current is None:
         return None
-    check_idle(nsg, operation)
     nsg.properties = {**nsg.properties, "securityRules": [r for r in nsg.properties["securityRules"]
                                                           if r is not current]}
     return nsg

@@ -150,3 +150,19 @@ class Facts:
 
     def scale_set(self, name: str) -> ScaleSet | None:
         return next((v for v in self.scale_sets if v.name == name), None)
+
+
+@dataclass(frozen=True)
+class InfraFacts:
+    """What `invoke infra` decides from, read once (pipeline/steps/infra.py reads it; REST shapes as Azure returns
+    them, None when missing). A missing resource group means nothing in it was read: all of it is missing."""
+
+    subscription: str
+    group_exists: bool
+    nsg: Mapping[str, Any] | None = None
+    vnet: Mapping[str, Any] | None = None
+    public_ip_exists: bool = False
+    load_balancer: Mapping[str, Any] | None = None
+    nat_pool_users: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # NAT pool (lower) -> scale sets
+    gallery_exists: bool = False
+    definition: Mapping[str, Any] | None = None

@@ -2,7 +2,12 @@
 not move traffic), except to add load balancer parts that are missing, to remove the NAT pools (V1) of an
 older set-up that no scale set uses any more (the ones still used stay, reported, until their fleets retire), and
 to keep the pipeline's rules in the app subnet's network security group (the user's own rules there are kept)
-and the group on the subnet."""
+and the group on the subnet.
+
+    facts = read_infra_facts(ctx)            # the only read
+    plan = plan_infra(facts, ctx.settings)   # pipeline/plans.py: the only decision (raises: nothing changed)
+    apply_infra(ctx, plan)                   # exactly the plan's writes (--dry-run: none)
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,11 @@ import logging
 from dataclasses import dataclass
 
 from pipeline import infra
-from pipeline import nsg as nsg_plan
 from pipeline.azure import compute, storage
 from pipeline.azure.errors import azure_call, none_if_missing
 from pipeline.azure.network import find_load_balancer, put_load_balancer
-from pipeline.errors import ConfigError
+from pipeline.facts import InfraFacts
+from pipeline.plans import InfraPlan, InfraWrite, plan_infra
 from pipeline.steps.context import Context
 
 log = logging.getLogger(__name__)
@@ -37,165 +42,78 @@ class InfraResult:
         return {"step": "infra", "dry_run": self.dry_run, "actions": list(self.actions), "notes": list(self.notes)}
 
 
-def _exists(call) -> bool:
-    return none_if_missing(call) is not None
+def _read(label: str, call):
+    """The resource as REST JSON, None when missing. A GET, not HEAD (check_existence): a refused HEAD has no
+    body, so a 403 could not say which action is missing."""
+    with azure_call(f"reading {label}"):
+        found = none_if_missing(call)
+    return found.as_dict() if found is not None else None
 
 
-def check_definition_security(ctx: Context) -> None:
-    """An existing image definition must let Azure create `fleet.security_type` scale sets from it; its features
-    cannot be changed in place, so a mismatch stops infra before anything is created (exit 2)."""
-    s, c = ctx.settings, ctx.clients
-    with azure_call(f"reading image definition {s.image.definition}"):
-        found = none_if_missing(lambda: c.compute.gallery_images.get(s.resource_group, s.image.gallery,
-                                                                      s.image.definition))
-    if found is None:
+def read_infra_facts(ctx: Context) -> InfraFacts:
+    """Everything infra decides from; nothing in a missing resource group is read (all of it is missing)."""
+    s, c, rg = ctx.settings, ctx.clients, ctx.settings.resource_group
+    subscription = ctx.ids.subscription
+    if _read(f"resource group {rg}", lambda: c.resources.resource_groups.get(rg)) is None:
+        return InfraFacts(subscription=subscription, group_exists=False)
+    with azure_call(f"reading load balancer {s.load_balancer.name}"):
+        lb = find_load_balancer(c, s.load_balancer.name)
+    users = {}
+    if lb is not None and lb.get("properties", {}).get("inboundNatPools"):
+        users = {pool: tuple(names) for pool, names in infra.nat_pool_users(compute.list_scale_sets(c)).items()}
+    return InfraFacts(
+        subscription=subscription, group_exists=True,
+        nsg=_read(f"network security group {s.network.nsg_name}",
+                  lambda: c.network.network_security_groups.get(rg, s.network.nsg_name)),
+        vnet=_read(f"virtual network {s.network.vnet}", lambda: c.network.virtual_networks.get(rg, s.network.vnet)),
+        public_ip_exists=_read(f"public IP {s.load_balancer.frontend}", lambda: c.network.public_ip_addresses.get(
+            rg, s.load_balancer.frontend)) is not None,
+        load_balancer=lb, nat_pool_users=users,
+        gallery_exists=_read(f"gallery {s.image.gallery}",
+                             lambda: c.compute.galleries.get(rg, s.image.gallery)) is not None,
+        definition=_read(f"image definition {s.image.definition}", lambda: c.compute.gallery_images.get(
+            rg, s.image.gallery, s.image.definition)))
+
+
+def _write(ctx: Context, w: InfraWrite) -> None:
+    s, c, rg = ctx.settings, ctx.clients, ctx.settings.resource_group
+    net, gal = s.network, s.image
+    if w.what == "load_balancer":
+        put_load_balancer(c, w.body, if_match=w.etag)
         return
-    definition = found.as_dict()
-    if not infra.definition_allows(definition, s.fleet.security_type):
-        declared = infra.definition_security_type(definition) or "none (Standard)"
-        raise ConfigError(f"fleet.security_type is {s.fleet.security_type!r} but image definition "
-                          f"{s.image.gallery}/{s.image.definition} has SecurityType {declared}, which Azure does not "
-                          f"let change on an existing definition: set fleet.security_type to 'Standard', or set "
-                          f"image.definition to a new name (infra creates it with SecurityType="
-                          f"{infra.DEFINITION_SECURITY_TYPE}); nothing was changed")
+    headers = {"headers": {"If-Match": w.etag}} if w.etag else {}
+    calls = {
+        "resource_group": lambda: c.resources.resource_groups.create_or_update(rg, w.body),
+        "nsg": lambda: c.network.network_security_groups.begin_create_or_update(
+            rg, net.nsg_name, w.body, **headers).result(),
+        "vnet": lambda: c.network.virtual_networks.begin_create_or_update(rg, net.vnet, w.body).result(),
+        "subnet": lambda: c.network.subnets.begin_create_or_update(rg, net.vnet, net.subnet, w.body).result(),
+        "public_ip": lambda: c.network.public_ip_addresses.begin_create_or_update(
+            rg, s.load_balancer.frontend, w.body).result(),
+        "gallery": lambda: c.compute.galleries.begin_create_or_update(rg, gal.gallery, w.body).result(),
+        "image_definition": lambda: c.compute.gallery_images.begin_create_or_update(
+            rg, gal.gallery, gal.definition, w.body).result(),
+    }
+    with azure_call(f"{'updating' if w.etag or w.what == 'subnet' else 'creating'} {w.label}"):
+        calls[w.what]()
+
+
+def apply_infra(ctx: Context, plan: InfraPlan) -> None:
+    """Exactly the plan's writes, in order, then the blob containers."""
+    for w in plan.writes:
+        _write(ctx, w)
+    for container in plan.containers:
+        storage.ensure_container(ctx.clients.blob, container)
 
 
 def ensure_infra(ctx: Context) -> InfraResult:
-    s, c, ids = ctx.settings, ctx.clients, ctx.ids
-    rg, lb_name = s.resource_group, s.load_balancer.name
-    actions: list[str] = []
-    check_definition_security(ctx)
-    notes: list[str] = []
-
-    def step(exists, label: str, create) -> None:
-        with azure_call(f"checking {label}"):
-            present = exists()
-        if present:
-            log.info("%s exists", label)
-            return
-        actions.append(label)
-        log.info("%s %s", "would create" if ctx.dry_run else "creating", label)
-        if not ctx.dry_run:
-            with azure_call(f"creating {label}"):
-                create()
-
-    # A GET, not HEAD (check_existence): a refused HEAD has no body, so a 403 could not say which action is missing.
-    step(lambda: _exists(lambda: c.resources.resource_groups.get(rg)), f"resource group {rg}",
-         lambda: c.resources.resource_groups.create_or_update(rg, infra.resource_group(s)))
-    group_exists = ctx.dry_run is False or not actions
-    if group_exists:
-        ensure_network(ctx, actions)
-        step(lambda: _exists(lambda: c.network.public_ip_addresses.get(rg, s.load_balancer.frontend)),
-             f"public IP {s.load_balancer.frontend}",
-             lambda: c.network.public_ip_addresses.begin_create_or_update(
-                 rg, s.load_balancer.frontend, infra.public_ip(s)).result())
-        desired = infra.load_balancer(s, ids)
-        with azure_call(f"reading load balancer {lb_name}"):
-            actual = find_load_balancer(c, lb_name)
-        if actual is None:
-            nat = s.load_balancer.nat_rules
-            actions.append(f"load balancer {lb_name} (production -> blue, staging -> green; per-instance ports: "
-                           f"inbound NAT rules {nat.blue.name}, {nat.green.name})")
-            if not ctx.dry_run:
-                put_load_balancer(c, desired, if_match=None)
-        else:
-            migration = infra.NatMigration((), ())
-            if actual.get("properties", {}).get("inboundNatPools"):
-                migration = infra.plan_nat_migration(s, actual, infra.nat_pool_users(compute.list_scale_sets(c)))
-                notes.extend(migration.notes)
-                for note in migration.notes:
-                    log.warning("%s", note)
-            for line in infra.backend_port_drift(actual, desired):
-                log.warning("load balancer %s: %s; the network security group opens ports by the settings, so "
-                            "update that rule's backend port (infra does not change existing rules)", lb_name, line)
-            missing = infra.missing_parts(actual, desired)
-            if missing:
-                parts = ", ".join(f"{kind} {', '.join(names)}" for kind, names in missing.items())
-                actions.append(f"load balancer {lb_name} parts: {parts}")
-            if migration.remove:
-                actions.append(f"load balancer {lb_name}: remove NAT pools {', '.join(migration.remove)}, which no "
-                               f"scale set uses (NAT rules V1 and NAT pools retire on 30 September 2027)")
-            if (missing or migration.remove) and not ctx.dry_run:
-                put_load_balancer(c, infra.with_missing_parts(actual, desired, remove_nat_pools=migration.remove),
-                                  if_match=actual.get("etag"))
-        step(lambda: _exists(lambda: c.compute.galleries.get(rg, s.image.gallery)), f"gallery {s.image.gallery}",
-             lambda: c.compute.galleries.begin_create_or_update(rg, s.image.gallery, infra.gallery(s)).result())
-        step(lambda: _exists(lambda: c.compute.gallery_images.get(rg, s.image.gallery, s.image.definition)),
-             f"image definition {s.image.definition}",
-             lambda: c.compute.gallery_images.begin_create_or_update(
-                 rg, s.image.gallery, s.image.definition, infra.image_definition(s)).result())
-    else:
-        actions.append(f"network security group {s.network.nsg_name} ({nsg_plan.describe(s)}), virtual network, "
-                       f"public IP, load balancer, gallery and image definition in it")
-    for container in (s.storage.ledger_container, s.storage.packages_container):
-        if not ctx.dry_run:
-            storage.ensure_container(c.blob, container)
-    return InfraResult(tuple(actions), ctx.dry_run, tuple(notes))
-
-
-def _subnet_nsg(vnet: dict | None, subnet: str) -> tuple[dict | None, str | None]:
-    """(the app subnet as read, the id of its network security group)."""
-    for found in ((vnet or {}).get("properties") or {}).get("subnets") or []:
-        if found.get("name", "").lower() == subnet.lower():
-            return found, ((found.get("properties") or {}).get("networkSecurityGroup") or {}).get("id")
-    return None, None
-
-
-def ensure_network(ctx: Context, actions: list[str]) -> None:
-    """The app subnet's network security group (created, or the pipeline's rules added to it; the user's own
-    rules kept), then the virtual network with the subnet associated to it."""
-    s, c, ids = ctx.settings, ctx.clients, ctx.ids
-    rg, name, verb = s.resource_group, s.network.nsg_name, "would" if ctx.dry_run else "will"
-    nsg_id = ids.provider("Microsoft.Network", "networkSecurityGroups", name)
-    with azure_call(f"reading virtual network {s.network.vnet}"):
-        found = none_if_missing(lambda: c.network.virtual_networks.get(rg, s.network.vnet))
-    vnet = found.as_dict() if found is not None else None
-    subnet, associated = _subnet_nsg(vnet, s.network.subnet)
-    if associated and associated.rstrip("/").lower() != nsg_id.lower():
-        raise ConfigError(f"network.nsg is {name!r}, but subnet {s.network.subnet} already uses network security "
-                          f"group {associated.rsplit('/', 1)[-1]!r}; set network.nsg to that name so the pipeline "
-                          f"adds its rules there (nothing was changed)")
-    with azure_call(f"reading network security group {name}"):
-        found_nsg = none_if_missing(lambda: c.network.network_security_groups.get(rg, name))
-    desired = nsg_plan.desired_rules(s)
-    if found_nsg is None:
-        actions.append(f"network security group {name} ({nsg_plan.describe(s)})")
-        log.info("%s create network security group %s: %s", verb, name, nsg_plan.describe(s))
-        if not ctx.dry_run:
-            with azure_call(f"creating network security group {name}"):
-                c.network.network_security_groups.begin_create_or_update(rg, name, nsg_plan.body(s)).result()
-    else:
-        actual = found_nsg.as_dict()
-        current = (actual.get("properties") or {}).get("securityRules") or []
-        clash = nsg_plan.conflicts(current, desired)
-        if clash:
-            raise ConfigError(f"network security group {name} has rules of its own at the priorities the pipeline "
-                              f"uses: {', '.join(clash)}; move them off {nsg_plan.PRODUCTION_PRIORITY}-"
-                              f"{nsg_plan.STAGING_PRIORITY + 99} (nothing was changed)")
-        rules, changes = nsg_plan.merge(current, desired)
-        if changes:
-            actions.append(f"network security group {name} rules: {', '.join(changes)}")
-            log.info("%s change network security group %s: %s", verb, name, "; ".join(changes))
-            if not ctx.dry_run:
-                body = {"location": actual["location"], "tags": actual.get("tags") or {},
-                        "properties": {"securityRules": rules}}
-                with azure_call(f"updating network security group {name}"):
-                    c.network.network_security_groups.begin_create_or_update(
-                        rg, name, body, headers={"If-Match": actual["etag"]}).result()
-        else:
-            log.info("network security group %s has the pipeline's rules", name)
-    if vnet is None:
-        actions.append(f"virtual network {s.network.vnet} with subnet {s.network.subnet} (network security group "
-                       f"{name})")
-        if not ctx.dry_run:
-            with azure_call(f"creating virtual network {s.network.vnet}"):
-                c.network.virtual_networks.begin_create_or_update(
-                    rg, s.network.vnet, infra.virtual_network(s, nsg_id=nsg_id)).result()
-    elif subnet is not None and not associated:
-        actions.append(f"subnet {s.network.subnet}: associate network security group {name}")
-        if not ctx.dry_run:
-            with azure_call(f"associating network security group {name} with subnet {s.network.subnet}"):
-                c.network.subnets.begin_create_or_update(rg, s.network.vnet, s.network.subnet,
-                                                         infra.subnet_with_nsg(subnet, nsg_id)).result()
-    else:
-        log.info("virtual network %s exists", s.network.vnet)
+    plan = plan_infra(read_infra_facts(ctx), ctx.settings)
+    for line in plan.warnings + plan.notes:
+        log.warning("%s", line)
+    for line in plan.lines():
+        log.info("%s %s", "would create" if ctx.dry_run else "creating", line)
+    if not plan.actions:
+        log.info("infrastructure is complete")
+    if not ctx.dry_run:
+        apply_infra(ctx, plan)
+    return InfraResult(tuple(plan.lines()), ctx.dry_run, plan.notes)

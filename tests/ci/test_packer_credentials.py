@@ -41,10 +41,10 @@ TOKEN = "eyJhbGciOiJSUzI1NiIsImtpZCI6IndpIn0.eyJzdWIiOiJzeXN0ZW06c2EifQ.c2lnbmF0
 
 
 def probe(tmp_path: Path, environ: dict[str, str]) -> dict[str, str]:
-    """Run Packer on auth.pkr.hcl + variables.pkr.hcl with `environ` only; what the auth locals came out as."""
+    """Run Packer on auth.pkr.hcl + inputs.pkr.hcl + variables.pkr.hcl with `environ` only; what the auth locals came out as."""
     work = tmp_path / "probe"
     work.mkdir(exist_ok=True)
-    for name in ("auth.pkr.hcl", "variables.pkr.hcl"):
+    for name in ("auth.pkr.hcl", "inputs.pkr.hcl", "variables.pkr.hcl"):
         shutil.copy(AZURE_DIR / name, work / name)
     (work / "probe.pkr.hcl").write_text(PROBE)
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "CHECKPOINT_DISABLE": "1",

@@ -169,7 +169,7 @@ def _break(packer_dir: Path, name: str, old: str, new: str) -> None:
 @pytest.mark.parametrize(
     "file, old, new, expected",
     [
-        ("variables.pkr.hcl", 'variable "fingerprint" {', 'variable "fingerprint" {{', "variables.pkr.hcl"),
+        ("inputs.pkr.hcl", 'variable "fingerprint" {', 'variable "fingerprint" {{', "inputs.pkr.hcl"),
         ("build.pkr.hcl", '"source.null.local",', "", "has no source 'null.local'"),
         ("variables.pkr.hcl", "# ---- Where", 'variable "needed" {\n  type = string\n}\n# ---- Where',
          "variables needed have no default and no value"),

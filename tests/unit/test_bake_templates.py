@@ -29,7 +29,7 @@ def test_real_templates_summary():
     assert summary.selector("null.local") == "app.null.local"
     assert summary.required == {"app_version", "image_version", "app_package_url"}
     assert summary.sensitive == {"app_package_url"}
-    assert summary.files == ("build.pkr.hcl", "sources.pkr.hcl", "variables.pkr.hcl")
+    assert summary.files == ("build.pkr.hcl", "inputs.pkr.hcl", "sources.pkr.hcl", "variables.pkr.hcl")
     with pytest.raises(TypeError):
         summary.variables["x"] = None  # frozen
 
@@ -38,13 +38,14 @@ def test_the_azure_build_is_its_own_directory_with_the_same_selector():
     summary = check_templates(AZURE_DIR, build="app", source="azure-arm.ubuntu", variables=GOOD_VARS, environ={})
     assert summary.selector("azure-arm.ubuntu") == "app.azure-arm.ubuntu" and summary.sources == ("azure-arm.ubuntu",)
     assert {"app_package_url", "client_secret", "oidc_request_token", "oidc_request_url"} <= summary.sensitive
-    assert summary.files == ("auth.pkr.hcl", "build.pkr.hcl", "plugins.pkr.hcl", "sources.pkr.hcl",
-                             "variables.pkr.hcl")
+    assert summary.files == ("auth.pkr.hcl", "build.pkr.hcl", "inputs.pkr.hcl", "plugins.pkr.hcl",
+                             "sources.pkr.hcl", "variables.pkr.hcl")
     with pytest.raises(TemplateError, match="no source 'null.local'"):
         check_templates(AZURE_DIR, build="app", source="null.local", variables=GOOD_VARS, environ={})
 
 
 def test_the_shared_inputs_are_declared_alike_in_both_directories():
+    assert (AZURE_DIR / "inputs.pkr.hcl").resolve() == (PACKER_DIR / "inputs.pkr.hcl").resolve(), "one file, linked"
     local, azure = load_templates(PACKER_DIR, build="app"), load_templates(AZURE_DIR, build="app")
     shared = set(local.variables) & set(azure.variables)
     assert set(local.variables) <= set(azure.variables), "packer/azure lacks a variable the bake passes to packer/"

@@ -42,15 +42,12 @@ def nsg(arm, name: str) -> str:
                 "destinationPortRange": "8080"}}]}}).result().id
 
 
-def basic_lb(arm, subnet_plain: str) -> dict:
-    """A Basic load balancer (open without a network security group) for the no-NSG baseline."""
-    pip = arm.network.public_ip_addresses.begin_create_or_update(RG, "pip-basic", {
-        "location": LOCATION, "sku": {"name": "Basic"}, "properties": {"publicIPAllocationMethod": "Static"}}).result()
-    lb_id = f"/subscriptions/{arm.subscription_id}/resourceGroups/{RG}/providers/Microsoft.Network/loadBalancers/" \
-            "lb-basic"
-    arm.network.load_balancers.begin_create_or_update(RG, "lb-basic", {
-        "location": LOCATION, "sku": {"name": "Basic"}, "properties": {
-            "frontendIPConfigurations": [{"name": "fe", "properties": {"publicIPAddress": {"id": pip.id}}}],
+def load_balancer(arm, name: str, *, sku: str, public_ip: str) -> tuple[str, object]:
+    """A load balancer with one rule, frontend 8080 -> backend pool "pool" on 8080, probed on /health."""
+    lb_id = f"/subscriptions/{arm.subscription_id}/resourceGroups/{RG}/providers/Microsoft.Network/loadBalancers/{name}"
+    lb = arm.network.load_balancers.begin_create_or_update(RG, name, {
+        "location": LOCATION, "sku": {"name": sku}, "properties": {
+            "frontendIPConfigurations": [{"name": "fe", "properties": {"publicIPAddress": {"id": public_ip}}}],
             "backendAddressPools": [{"name": "pool"}],
             "probes": [{"name": "health", "properties": {"protocol": "Http", "port": 8080, "requestPath": "/health",
                                                          "intervalInSeconds": 5, "numberOfProbes": 1}}],
@@ -59,6 +56,14 @@ def basic_lb(arm, subnet_plain: str) -> dict:
                 "backendAddressPool": {"id": f"{lb_id}/backendAddressPools/pool"},
                 "probe": {"id": f"{lb_id}/probes/health"},
                 "protocol": "Tcp", "frontendPort": 8080, "backendPort": 8080}}]}}).result()
+    return lb_id, lb
+
+
+def basic_lb(arm, subnet_plain: str) -> dict:
+    """A Basic load balancer (open without a network security group) for the no-NSG baseline."""
+    pip = arm.network.public_ip_addresses.begin_create_or_update(RG, "pip-basic", {
+        "location": LOCATION, "sku": {"name": "Basic"}, "properties": {"publicIPAllocationMethod": "Static"}}).result()
+    lb_id, _ = load_balancer(arm, "lb-basic", sku="Basic", public_ip=pip.id)
     return {"pool": f"{lb_id}/backendAddressPools/pool", "frontend": pip.ip_address, "subnet": subnet_plain}
 
 
@@ -82,18 +87,7 @@ def setup(arm, blob_connection_string: str) -> dict:
     pip = arm.network.public_ip_addresses.begin_create_or_update(RG, "pip", {
         "location": LOCATION, "sku": {"name": "Standard"},
         "properties": {"publicIPAllocationMethod": "Static"}}).result()
-    lb_id = f"/subscriptions/{arm.subscription_id}/resourceGroups/{RG}/providers/Microsoft.Network/loadBalancers/lb"
-    lb = arm.network.load_balancers.begin_create_or_update(RG, "lb", {
-        "location": LOCATION, "sku": {"name": "Standard"}, "properties": {
-            "frontendIPConfigurations": [{"name": "fe", "properties": {"publicIPAddress": {"id": pip.id}}}],
-            "backendAddressPools": [{"name": "pool"}],
-            "probes": [{"name": "health", "properties": {"protocol": "Http", "port": 8080, "requestPath": "/health",
-                                                         "intervalInSeconds": 5, "numberOfProbes": 1}}],
-            "loadBalancingRules": [{"name": "web", "properties": {
-                "frontendIPConfiguration": {"id": f"{lb_id}/frontendIPConfigurations/fe"},
-                "backendAddressPool": {"id": f"{lb_id}/backendAddressPools/pool"},
-                "probe": {"id": f"{lb_id}/probes/health"},
-                "protocol": "Tcp", "frontendPort": 8080, "backendPort": 8080}}]}}).result()
+    lb_id, lb = load_balancer(arm, "lb", sku="Standard", public_ip=pip.id)
     return {"image": image.id, "subnet": vnet.subnets[0].id, "pool": f"{lb_id}/backendAddressPools/pool",
             "frontend": pip.ip_address, "lb": lb, "nic_nsg": nic_nsg,
             "basic": basic_lb(arm, vnet.subnets[1].id)}
